@@ -1,0 +1,7 @@
+"""`python -m lockgen`."""
+
+import sys
+
+from lockgen.cli import main
+
+sys.exit(main())

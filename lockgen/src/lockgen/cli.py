@@ -1,0 +1,100 @@
+"""Command line: `lockgen COMMAND`. A thin shell: parse arguments, call a command module, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lockgen import __version__
+from lockgen.errors import LockgenError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+
+# Each module in lockgen.commands exposes register(subparsers); missing ones are skipped.
+COMMANDS = ("check", "lock", "bump", "matrix", "doctor", "explain", "export", "toolchain", "wheelcuda")
+
+DESCRIPTION = """\
+Keep a uv workspace's CUDA-linked pins inside the CUDA window of your GPU fleet.
+
+The fleet ([tool.lockgen] in the root pyproject.toml: the oldest NVIDIA driver and the GPUs) decides
+which CUDA versions may be used (the window); lockgen checks that every member of the workspace is locked
+to one CUDA inside it, and moves the pins forward as one transaction.
+
+exit codes: 0 ok, 1 findings (violations), 2 bad input or usage
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available command registered."""
+    parser = argparse.ArgumentParser(
+        prog="lockgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"lockgen {__version__}")
+    parser.add_argument(
+        "-C",
+        "--directory",
+        dest="directory",
+        type=Path,
+        default=None,
+        help="workspace root (default: the nearest directory with a uv workspace pyproject.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"lockgen.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"lockgen.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _root(directory: Path | None) -> Path | None:
+    """The workspace root: -C DIR as given (resolved to its workspace), else found from the current directory."""
+    from lockgen.workspace import find_root
+
+    if directory is not None:
+        if not directory.is_dir():
+            raise LockgenError(f"-C {directory}: not a directory")
+        return find_root(directory)
+    try:
+        return find_root(Path.cwd())
+    except LockgenError:
+        return None
+
+
+def require_root(args: argparse.Namespace) -> Path:
+    """The workspace root for commands that need one; a clear error when there is none."""
+    if args.root is None:
+        raise LockgenError(
+            "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
+        )
+    return args.root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run lockgen; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+    try:
+        args.root = _root(args.directory)
+        return int(args.func(args))
+    except LockgenError as e:
+        print(f"lockgen: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("lockgen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say so, show the traceback only with -v
+        if args.verbose:
+            raise
+        print(f"lockgen: internal error: {type(e).__name__}: {e} (run with -v for the traceback)", file=sys.stderr)
+        return 3

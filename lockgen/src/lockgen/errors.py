@@ -1,0 +1,24 @@
+"""Errors that carry what a user needs to act: the file, the key, and what is wrong."""
+
+from __future__ import annotations
+
+
+class LockgenError(Exception):
+    """Base class of every error lockgen reports to users without a traceback."""
+
+    exit_code = 2
+
+
+class InputError(LockgenError):
+    """A file lockgen reads is missing or malformed; names the file and the key path."""
+
+    def __init__(self, file: str, key: str | None, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {message}")
+
+
+class UvError(LockgenError):
+    """uv could not be found or failed in a way that is not a finding about the workspace."""

@@ -1,0 +1,78 @@
+"""The fleet: the oldest NVIDIA driver and the GPUs the environments must run on ([tool.lockgen])."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lockgen.errors import InputError
+from lockgen.knowledge import POLICIES, Knowledge, Policy
+from lockgen.versions import DriverVersion
+
+DEFAULT_DRIVER = "580.65.06"
+DEFAULT_GPUS = ("T4", "L4", "A100", "H100")
+_CC_RE = re.compile(r"^\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class FleetGpu:
+    """One GPU of the fleet: what the user wrote and its compute capability."""
+
+    label: str
+    cc: str
+
+    def __str__(self) -> str:
+        return self.label if self.label == self.cc else f"{self.label} ({self.cc})"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The machines a lock must run on."""
+
+    driver: DriverVersion
+    gpus: tuple[FleetGpu, ...]
+    policy: Policy = "toolkit"
+
+    def describe(self) -> str:
+        """One line: driver, GPUs, policy."""
+        gpus = ", ".join(str(g) for g in self.gpus) or "no GPUs listed"
+        return f"driver {self.driver}, GPUs {gpus}, policy {self.policy}"
+
+
+def fleet_from_config(table: Mapping[str, Any], knowledge: Knowledge, file: str = "pyproject.toml") -> Fleet:
+    """Read `[tool.lockgen]` (already parsed); raise InputError naming the file and key on bad values."""
+    key = "tool.lockgen"
+    raw_driver = table.get("driver", DEFAULT_DRIVER)
+    if not isinstance(raw_driver, (str, int)) or isinstance(raw_driver, bool):
+        raise InputError(
+            file, f"{key}.driver", f'expected a driver version string like "580.65.06", got {raw_driver!r}'
+        )
+    try:
+        driver = DriverVersion.parse(str(raw_driver))
+    except ValueError as e:
+        raise InputError(file, f"{key}.driver", str(e)) from None
+    raw_gpus = table.get("gpus", list(DEFAULT_GPUS))
+    if not isinstance(raw_gpus, list) or not all(isinstance(g, str) for g in raw_gpus):
+        raise InputError(
+            file, f"{key}.gpus", 'expected a list of GPU names or compute capabilities, e.g. ["H100", "8.9"]'
+        )
+    gpus = []
+    for i, label in enumerate(raw_gpus):
+        if _CC_RE.match(label.strip()):
+            cc = label.strip()
+            if cc not in knowledge.known_ccs:
+                raise InputError(file, f"{key}.gpus[{i}]", f"unknown compute capability {label!r}")
+            gpus.append(FleetGpu(cc, cc))
+            continue
+        gpu = knowledge.gpu(label)
+        if gpu is None:
+            hint = knowledge.suggest_gpu(label)
+            more = f"; did you mean {hint!r}?" if hint else '; give its compute capability instead, e.g. "9.0"'
+            raise InputError(file, f"{key}.gpus[{i}]", f"unknown GPU {label!r}{more}")
+        gpus.append(FleetGpu(label, gpu.cc))
+    policy = table.get("policy", "toolkit")
+    if policy not in POLICIES:
+        raise InputError(file, f"{key}.policy", f"expected one of {', '.join(POLICIES)}, got {policy!r}")
+    return Fleet(driver=driver, gpus=tuple(gpus), policy=policy)

@@ -1,0 +1,281 @@
+"""uv.lock as frozen values. `parse_lock` is pure (a parsed mapping in); `read_lock` does the I/O.
+
+Shape follows uv's lock format (version 1): top-level `requires-python`, `conflicts`, `manifest`, `options`, and
+`[[package]]` rows with `source`, `dependencies`, `optional-dependencies`, `dev-dependencies`, `sdist`, `wheels`
+and `metadata.requires-dist`. Errors name the key path, as pypa/packaging's pylock reader does.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from lockgen.errors import InputError
+
+SOURCE_KINDS = ("registry", "editable", "virtual", "directory", "path", "git", "url")
+WORKSPACE_KINDS = ("editable", "virtual", "directory")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a locked package comes from (`registry = "https://pypi.org/simple"`, `editable = "lockgen"`, ...)."""
+
+    kind: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One edge of the lock graph: a package name, optionally disambiguated by version/source, with a marker."""
+
+    name: str
+    version: str | None = None
+    source: Source | None = None
+    marker: str | None = None
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A wheel or sdist: where it is and its hash (None when the lock has none)."""
+
+    location: str
+    hash: str | None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One row of `[package.metadata] requires-dist` (what the project asked for)."""
+
+    name: str
+    specifier: str = ""
+    marker: str | None = None
+    extras: tuple[str, ...] = ()
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    """One `[[package]]` of the lock."""
+
+    name: str
+    version: str | None
+    source: Source
+    dependencies: tuple[Dependency, ...] = ()
+    optional_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    dev_dependencies: tuple[tuple[str, tuple[Dependency, ...]], ...] = ()
+    wheels: tuple[Artifact, ...] = ()
+    sdist: Artifact | None = None
+    requires_dist: tuple[Requirement, ...] = ()
+    resolution_markers: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str | None, Source]:
+        """What identifies the package in the lock when a name occurs twice."""
+        return (self.name, self.version, self.source)
+
+    def extra(self, name: str) -> tuple[Dependency, ...]:
+        """The dependencies an extra of this package adds."""
+        for extra, deps in self.optional_dependencies:
+            if extra == name:
+                return deps
+        return ()
+
+    @property
+    def is_workspace(self) -> bool:
+        """True for the workspace's own projects (editable, virtual or directory sources)."""
+        return self.source.kind in WORKSPACE_KINDS
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A whole uv.lock."""
+
+    version: int
+    revision: int
+    requires_python: str
+    packages: tuple[LockedPackage, ...]
+    conflicts: tuple[tuple[Mapping[str, str], ...], ...] = ()
+    members: tuple[str, ...] = ()
+    supported_markers: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def _by_name(self) -> dict[str, tuple[LockedPackage, ...]]:
+        index: dict[str, list[LockedPackage]] = {}
+        for p in self.packages:
+            index.setdefault(p.name, []).append(p)
+        return {k: tuple(v) for k, v in index.items()}
+
+    def by_name(self, name: str) -> tuple[LockedPackage, ...]:
+        """Every locked package called `name` (several when forks chose different versions)."""
+        return self._by_name.get(normalize(name), ())
+
+    def resolve(self, dep: Dependency) -> LockedPackage:
+        """The package a dependency edge points at."""
+        candidates = self.by_name(dep.name)
+        if dep.version is not None:
+            candidates = tuple(p for p in candidates if p.version == dep.version)
+        if dep.source is not None and len(candidates) > 1:
+            candidates = tuple(p for p in candidates if p.source == dep.source)
+        if len(candidates) != 1:
+            raise InputError("uv.lock", f"dependency {dep.name}", f"points at {len(candidates)} locked packages")
+        return candidates[0]
+
+    def member_package(self, member: str) -> LockedPackage:
+        """The workspace project called `member`."""
+        for p in self.by_name(member):
+            if p.is_workspace:
+                return p
+        raise InputError("uv.lock", "package", f"workspace member {member!r} is not in the lock")
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation (what uv writes)."""
+    out = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out
+
+
+def _source(raw: Any, path: str) -> Source:
+    if not isinstance(raw, Mapping) or len(raw) != 1:
+        raise InputError("uv.lock", path, "expected a table with one key such as registry or editable")
+    ((kind, value),) = raw.items()
+    if kind not in SOURCE_KINDS:
+        raise InputError("uv.lock", path, f"unknown source kind {kind!r}")
+    return Source(kind, str(value))
+
+
+def _deps(raw: Any, path: str) -> tuple[Dependency, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InputError("uv.lock", path, "expected an array of tables")
+    out = []
+    for i, d in enumerate(raw):
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise InputError("uv.lock", f"{path}[{i}]", "expected a table with a name")
+        out.append(
+            Dependency(
+                name=normalize(d["name"]),
+                version=d.get("version"),
+                source=_source(d["source"], f"{path}[{i}].source") if "source" in d else None,
+                marker=d.get("marker"),
+                extras=tuple(d.get("extra", ())),
+            )
+        )
+    return tuple(out)
+
+
+def _groups(raw: Any, path: str) -> tuple[tuple[str, tuple[Dependency, ...]], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise InputError("uv.lock", path, "expected a table")
+    return tuple((normalize(k), _deps(v, f"{path}.{k}")) for k, v in raw.items())
+
+
+def _artifact(raw: Any, path: str) -> Artifact:
+    if not isinstance(raw, Mapping):
+        raise InputError("uv.lock", path, "expected a table with url/path/filename and hash")
+    loc = raw.get("url") or raw.get("path") or raw.get("filename")
+    if not loc:
+        raise InputError("uv.lock", path, "has no url, path or filename")
+    return Artifact(str(loc), raw.get("hash"))
+
+
+def parse_lock(data: Mapping[str, Any], file: str = "uv.lock") -> Lock:
+    """Build a Lock from a parsed uv.lock mapping; raise InputError naming the key path when malformed."""
+    try:
+        return _parse_lock(data)
+    except InputError as e:
+        if e.file != file:
+            raise InputError(file, e.key, e.message) from None
+        raise
+
+
+def _parse_lock(data: Mapping[str, Any]) -> Lock:
+    version = data.get("version")
+    if not isinstance(version, int):
+        raise InputError("uv.lock", "version", "missing or not an integer: is this a uv.lock?")
+    if version != 1:
+        raise InputError("uv.lock", "version", f"lock format {version} is not supported (lockgen reads version 1)")
+    raw_pkgs = data.get("package")
+    if not isinstance(raw_pkgs, list):
+        raise InputError("uv.lock", "package", "missing: the lock lists no packages")
+    packages = []
+    for i, p in enumerate(raw_pkgs):
+        path = f"package[{i}]"
+        if not isinstance(p, Mapping) or not isinstance(p.get("name"), str):
+            raise InputError("uv.lock", f"{path}.name", "missing")
+        if "source" not in p:
+            raise InputError("uv.lock", f"{path}.source", f"missing for {p['name']}")
+        path = f"package[{i}] ({p['name']})"
+        meta = p.get("metadata", {})
+        reqs = []
+        for j, r in enumerate(meta.get("requires-dist", []) if isinstance(meta, Mapping) else []):
+            if not isinstance(r, Mapping) or "name" not in r:
+                raise InputError("uv.lock", f"{path}.metadata.requires-dist[{j}]", "expected a table with a name")
+            reqs.append(
+                Requirement(
+                    name=normalize(r["name"]),
+                    specifier=r.get("specifier", ""),
+                    marker=r.get("marker"),
+                    extras=tuple(r.get("extras", ())),
+                    index=r.get("index"),
+                )
+            )
+        wheels = p.get("wheels", [])
+        if not isinstance(wheels, list):
+            raise InputError("uv.lock", f"{path}.wheels", "expected an array")
+        packages.append(
+            LockedPackage(
+                name=normalize(p["name"]),
+                version=p.get("version"),
+                source=_source(p["source"], f"{path}.source"),
+                dependencies=_deps(p.get("dependencies"), f"{path}.dependencies"),
+                optional_dependencies=_groups(p.get("optional-dependencies"), f"{path}.optional-dependencies"),
+                dev_dependencies=_groups(p.get("dev-dependencies"), f"{path}.dev-dependencies"),
+                wheels=tuple(_artifact(w, f"{path}.wheels[{k}]") for k, w in enumerate(wheels)),
+                sdist=_artifact(p["sdist"], f"{path}.sdist") if "sdist" in p else None,
+                requires_dist=tuple(reqs),
+                resolution_markers=tuple(p.get("resolution-markers", ())),
+            )
+        )
+    conflicts = tuple(tuple(item for item in group) for group in data.get("conflicts", ()))
+    manifest = data.get("manifest", {})
+    return Lock(
+        version=version,
+        revision=int(data.get("revision", 0)),
+        requires_python=str(data.get("requires-python", "")),
+        packages=tuple(packages),
+        conflicts=conflicts,
+        members=tuple(manifest.get("members", ())) if isinstance(manifest, Mapping) else (),
+        supported_markers=tuple(data.get("supported-markers", ())),
+        options=dict(data.get("options", {})),
+    )
+
+
+def read_lock(path: Path, display: str = "uv.lock") -> Lock:
+    """Read and parse a uv.lock file; InputError when missing, not TOML, or malformed."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(display, None, "not found: run `lockgen lock` (or `uv lock`) to create it") from None
+    except OSError as e:
+        raise InputError(display, None, f"cannot be read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(
+            display, None, f"is not valid TOML ({e}); was it truncated? Re-create it with `uv lock`"
+        ) from None
+    return parse_lock(data, display)

@@ -1,0 +1,17 @@
+"""Rules contributed by other modules (the Nix toolchain rule), collected without import cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def extra_rules() -> list[Callable[[Any], list[Any]]]:
+    """Rules beyond lockgen.rules.RULES that are available in this installation."""
+    out: list[Callable[[Any], list[Any]]] = []
+    try:
+        from lockgen.toolchain import rule_toolchain
+    except ImportError:
+        return out
+    out.append(rule_toolchain)
+    return out
