@@ -10,6 +10,28 @@ import pytest
 from lockgen.cli import main
 
 
+# torch's PyPI build -> its CUDA, from each wheel's METADATA (shared/reference/compat.md section 3a)
+TORCH_PYPI_CUDA = {
+    "2.8.0": "12.8",
+    "2.9.0": "12.8",
+    "2.9.1": "12.8",
+    "2.10.0": "12.8",
+    "2.11.0": "13.0",
+    "2.12.0": "13.0",
+    "2.12.1": "13.0",
+    "2.13.0": "13.0",
+    "2.14.0": "13.0",
+    "2.14.1": "13.0",
+}
+
+
+def torch_pin(ws: Path, member: str) -> str:
+    """The torch pin written in a member's pyproject (read as text, not through lockgen)."""
+    m = re.search(r'"torch==([^"]+)"', (ws / f"workspaces/{member}/pyproject.toml").read_text())
+    assert m, f"{member} pins no torch"
+    return m.group(1)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -25,8 +47,9 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_committed_lock_is_clean(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-C", str(workspace_copy), "check", "--no-uv")
     assert code == 0, out
-    assert re.search(r"^train: CUDA 13\.0 \(torch 2\.14\.1\)", out, re.M)
-    assert re.search(r"^serve: CUDA 13\.0 \(torch 2\.14\.0\)", out, re.M)
+    for member in ("train", "serve"):
+        t = torch_pin(workspace_copy, member)
+        assert re.search(rf"^{member}: CUDA {re.escape(TORCH_PYPI_CUDA[t])} \(torch {re.escape(t)}\)", out, re.M), out
 
 
 @pytest.mark.uv
@@ -41,23 +64,27 @@ def test_json_output(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = run(capsys, "-C", str(workspace_copy), "check", "--no-uv", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True and doc["violations"] == []
-    assert {m["member"]: m["cuda"] for m in doc["members"]}["serve"] == "13.0"
+    assert {m["member"]: m["cuda"] for m in doc["members"]}["serve"] == TORCH_PYPI_CUDA[
+        torch_pin(workspace_copy, "serve")
+    ]
     assert doc["fleet"]["driver"] == "580.65.06"
 
 
 def test_loosened_torch_pin(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(workspace_copy / "workspaces/train/pyproject.toml", '"torch==2.14.1"', '"torch>=2.4"')
+    pin = torch_pin(workspace_copy, "train")
+    edit(workspace_copy / "workspaces/train/pyproject.toml", f'"torch=={pin}"', '"torch>=2.4"')
     code, out, _ = run(capsys, "-C", str(workspace_copy), "check", "--no-uv")
     assert code == 1
     assert "error[strict-pin] workspaces/train/pyproject.toml [train] torch" in out
-    assert '"torch==2.14.1"' in out  # what to write
+    assert f'"torch=={pin}"' in out  # what to write
 
 
 @pytest.mark.uv
 def test_loosened_pin_also_makes_the_lock_stale(
     workspace_copy: Path, capsys: pytest.CaptureFixture[str], uv_bin: str
 ) -> None:
-    edit(workspace_copy / "workspaces/train/pyproject.toml", '"torch==2.14.1"', '"torch>=2.4"')
+    pin = torch_pin(workspace_copy, "train")
+    edit(workspace_copy / "workspaces/train/pyproject.toml", f'"torch=={pin}"', '"torch>=2.4"')
     code, out, _ = run(capsys, "-C", str(workspace_copy), "check")
     assert code == 1 and "error[lock-fresh]" in out
 
@@ -67,7 +94,9 @@ def test_driver_lowered_to_570(workspace_copy: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "-C", str(workspace_copy), "check", "--no-uv")
     assert code == 1
     assert "window: CUDA 11.8, 12.0, 12.1, 12.2, 12.3, 12.4, 12.5, 12.6, 12.8\n" in out
-    assert out.count("error[cuda-window]") == 2  # train and serve
+    # every member locked to a CUDA newer than 12.8 is flagged, naming the driver it needs
+    over = [m for m in ("train", "serve") if TORCH_PYPI_CUDA[torch_pin(workspace_copy, m)] > "12.8"]
+    assert over and out.count("error[cuda-window]") == len(over)
     assert "needs driver >= 580.65.06" in out and "lockgen lock" in out
 
 

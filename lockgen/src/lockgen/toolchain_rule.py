@@ -8,10 +8,7 @@ from typing import Any
 
 def extra_rules() -> list[Callable[[Any], list[Any]]]:
     """Rules beyond lockgen.rules.RULES that are available in this installation."""
-    out: list[Callable[[Any], list[Any]]] = []
-    try:
-        from lockgen.toolchain import rule_toolchain
-    except ImportError:
-        return out
-    out.append(rule_toolchain)
-    return out
+    from lockgen.steering import rule_build_cuda
+    from lockgen.toolchain import rule_toolchain
+
+    return [rule_build_cuda, rule_toolchain]

@@ -14,6 +14,7 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self._t0 = time.monotonic()
+        self._changes = 0
 
     def step(self, message: str) -> None:
         """Announce a step ("resolving with uv ...")."""
@@ -21,7 +22,22 @@ class Reporter:
             print(f"lockgen: {message}", file=self.stream, flush=True)
 
     def detail(self, line: str) -> None:
-        """Pass through a line of a running tool's output (uv's progress), indented."""
-        if not self.quiet and line.strip():
-            elapsed = time.monotonic() - self._t0
-            print(f"  [{elapsed:5.1f}s] {line.strip()}", file=self.stream, flush=True)
+        """Pass through a line of a running tool's output (uv's progress), indented. uv's per-package change
+        lines ("Updated torch v2.14.1 -> v2.10.0") are counted, not echoed: the plan shows what matters."""
+        line = line.strip()
+        if self.quiet or not line:
+            return
+        if line.split(" ", 1)[0] in ("Added", "Removed", "Updated", "Downgraded"):
+            self._changes += 1
+            return
+        elapsed = time.monotonic() - self._t0
+        print(f"  [{elapsed:5.1f}s] {line}", file=self.stream, flush=True)
+
+    def heartbeat(self, seconds: float) -> None:
+        """Say that a silent tool is still working."""
+        if not self.quiet:
+            print(
+                f"  [{time.monotonic() - self._t0:5.1f}s] uv is still resolving ({seconds:.0f}s) ...",
+                file=self.stream,
+                flush=True,
+            )

@@ -1,0 +1,79 @@
+"""`lockgen bump PKG`: move PKG's family forward as one transaction."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = "move a package and its family (the pins built against it) forward, strictly pinned"
+DESCRIPTION = """\
+The family of PKG - PKG, everything in the lock built against it, and its own CUDA-linked dependencies
+(for torch: torchvision, triton, xformers, vllm, unsloth, ...) - is relaxed in the members' pyprojects,
+re-resolved with `uv lock --upgrade-package` for each, and pinned again with ==. Without --to: the newest
+the fleet's CUDA window allows. Same transaction guarantees as `lockgen lock`.
+exit codes: 0 done, 1 no solution or check failed, 2 bad input
+"""
+
+
+def register(sub: Any) -> None:
+    """Add the `bump` command."""
+    p = sub.add_parser("bump", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("package", metavar="PKG", help="the package to move, e.g. torch")
+    p.add_argument("--to", metavar="VERSION", help="the version to move to (default: the newest the fleet allows)")
+    p.add_argument("--member", metavar="M", help="only this member (default: every member that installs PKG)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="resolve in a temporary copy and print the plan; write nothing"
+    )
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `lockgen bump`."""
+    from lockgen.resolve import Request
+
+    return execute(args, Request("bump", package=args.package, to=args.to, member=args.member))
+
+
+def execute(args: argparse.Namespace, request: Any) -> int:
+    """Shared by lock and bump: run (or dry-run) the transaction and report."""
+    from lockgen.cli import require_root
+    from lockgen.resolve import dry_run, relock
+    from lockgen.steering import pre_exclude, steer
+    from lockgen.ui import Reporter
+
+    root = require_root(args)
+    reporter = Reporter(quiet=False)
+    kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
+    outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
+    if args.json:
+        doc = outcome.to_json() | {"dry_run": bool(args.dry_run)}
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{'plan (dry run, nothing written)' if args.dry_run else 'done'}: {outcome.uv_runs} uv run(s)")
+    for w in outcome.warnings:
+        print(f"warning: {w}")
+    for m in outcome.members:
+        if m.cuda_before is None and m.cuda_after is None and not m.changes:
+            continue  # a CPU-only member that did not move
+        cuda = m.cuda_before if m.cuda_before == m.cuda_after else f"{m.cuda_before} -> {m.cuda_after}"
+        print(f"{m.member}: CUDA {cuda}")
+        shown = [c for c in m.changes if not _is_runtime_wheel(c[0])]
+        if not m.changes:
+            print("  (no change)")
+        for name, old, new in shown:
+            print(f"  {name}: {old or '-'} -> {new or '-'}")
+        if len(shown) < len(m.changes):
+            print(f"  and {len(m.changes) - len(shown)} CUDA runtime wheel(s) (nvidia-*, cuda-*) with them")
+    for _, constraint, reason in outcome.excluded:
+        print(f"steered: {constraint} ({reason})")
+    if not args.dry_run:
+        print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
+    return 0
+
+
+def _is_runtime_wheel(name: str) -> bool:
+    return name.startswith(("nvidia-", "cuda-"))

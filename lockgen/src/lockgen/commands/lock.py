@@ -1,0 +1,37 @@
+"""`lockgen lock`: apply the fleet, resolve with uv, re-pin strictly, write the toolchain, check."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+HELP = "re-lock every member inside the fleet's CUDA window and pin the result strictly"
+DESCRIPTION = """\
+One transaction: writes the fleet's CUDA window as caps on the CUDA runtime packages in
+[tool.uv] constraint-dependencies (entries lockgen owns, listed in [tool.lockgen] managed-constraints),
+relaxes each member's CUDA-linked pins, runs `uv lock`, steers uv away from builds whose CUDA disagrees
+with torch, re-pins with == what uv chose, writes nix/toolchain.json and runs the check. On any failure -
+uv fails or is killed, Ctrl-C, the check fails, a write fails - every file is restored byte for byte.
+exit codes: 0 done, 1 no solution or check failed, 2 bad input
+"""
+
+
+def register(sub: Any) -> None:
+    """Add the `lock` command."""
+    p = sub.add_parser("lock", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--dry-run", action="store_true", help="resolve in a temporary copy and print the plan; write nothing"
+    )
+    p.add_argument(
+        "--exclude-newer", metavar="TIMESTAMP", help="resolve as of this time (default: keep the current one)"
+    )
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `lockgen lock`."""
+    from lockgen.commands.bump import execute
+    from lockgen.resolve import Request
+
+    return execute(args, Request("lock", exclude_newer=args.exclude_newer))

@@ -1,0 +1,118 @@
+"""`lockgen matrix`: what each member would resolve to on other drivers/GPUs, computed with real uv in a
+temporary copy (the workspace is never touched)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = "show what each member would resolve to per NVIDIA driver branch (real uv, temporary copies)"
+DESCRIPTION = """\
+For each driver (default: every driver branch in lockgen's tables from 535 on), copies the workspace to a
+temporary directory, sets the fleet's driver (and --gpus, if given), and runs the same resolution as
+`lockgen lock` there. Prints per member: torch, the member's headline packages (vllm, unsloth) and CUDA.
+Answers "what would we get on the old inference fleet?" before anyone changes the fleet.
+"""
+HEADLINE = ("torch", "vllm", "unsloth", "xformers")
+
+
+def register(sub: Any) -> None:
+    """Add the `matrix` command."""
+    p = sub.add_parser(
+        "matrix", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--drivers", nargs="+", metavar="DRIVER", help="drivers or branches, e.g. 535 570.124.06 580")
+    p.add_argument("--gpus", nargs="+", metavar="GPU", help="GPU names or compute capabilities (default: the fleet's)")
+    p.add_argument("--json", action="store_true", help="print rows as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def default_drivers(knowledge: Any, first_branch: int = 535) -> list[str]:
+    """One driver per branch that lockgen's tables name as a CUDA toolkit driver, from `first_branch` on."""
+    branches = sorted({r.toolkit_driver.branch for r in knowledge.releases if r.toolkit_driver})
+    return [str(b) for b in branches if b >= first_branch]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `lockgen matrix`."""
+    import tempfile
+    from pathlib import Path
+
+    import tomlkit
+
+    from lockgen.cli import require_root
+    from lockgen.errors import LockgenError
+    from lockgen.resolve import Request, relock, stage_copy
+    from lockgen.steering import pre_exclude, steer
+    from lockgen.ui import Reporter
+    from lockgen.versions import DriverVersion
+    from lockgen.workspace import load_workspace
+
+    root = require_root(args)
+    ws = load_workspace(root)
+    drivers = args.drivers or default_drivers(ws.knowledge)
+    for d in drivers:
+        try:
+            DriverVersion.parse(d)
+        except ValueError as e:
+            raise LockgenError(f"--drivers: {e}") from None
+    reporter = Reporter(quiet=False)
+    rows: list[dict[str, Any]] = []
+    for i, driver in enumerate(drivers, 1):
+        reporter.step(f"[{i}/{len(drivers)}] driver {driver}")
+        with tempfile.TemporaryDirectory(prefix="lockgen-matrix-") as tmp:
+            stage = stage_copy(root, Path(tmp))
+            doc = tomlkit.parse((stage / "pyproject.toml").read_text(encoding="utf-8"))
+            doc.setdefault("tool", {}).setdefault("lockgen", {})["driver"] = driver
+            if args.gpus:
+                doc["tool"]["lockgen"]["gpus"] = list(args.gpus)
+            (stage / "pyproject.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
+            row: dict[str, Any] = {"driver": driver, "window": None, "members": {}, "error": None}
+            try:
+                row["window"] = str(load_workspace(stage).window)
+                relock(
+                    stage,
+                    Request("lock"),
+                    reporter=Reporter(quiet=True),
+                    pre_exclude=pre_exclude,
+                    steer=steer,
+                    finalize=False,
+                )
+                final = load_workspace(stage)
+                from lockgen.cudadetect import member_cuda_from
+
+                for m in final.members:
+                    if not final.lock.by_name(m):
+                        continue
+                    installed = final.installed(m)
+                    mc = member_cuda_from(m, installed)
+                    if not mc.versions and not mc.majors:
+                        continue
+                    row["members"][m] = {"cuda": str(mc.cuda) if mc.cuda else None} | {
+                        h: installed[h].version for h in HEADLINE if h in installed
+                    }
+            except LockgenError as e:
+                row["error"] = str(e).splitlines()[0]
+            rows.append(row)
+            reporter.step(_line(row))
+    if args.json:
+        json.dump({"gpus": args.gpus, "rows": rows}, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{'driver':>10}  {'window':<10}  member: CUDA, packages")
+    for row in rows:
+        print(_line(row))
+    return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    head = f"{row['driver']:>10}  {row['window'] or '-':<10}  "
+    if row["error"]:
+        return head + f"no solution: {row['error']}"
+    parts = []
+    for m, info in row["members"].items():
+        pkgs = ", ".join(f"{k} {v}" for k, v in info.items() if k != "cuda")
+        parts.append(f"{m}: CUDA {info['cuda']} ({pkgs})")
+    return head + "; ".join(parts)

@@ -1,0 +1,427 @@
+"""Driver-matched resolution: `lockgen lock` and `lockgen bump` as one transaction each.
+
+The fleet decides the CUDA window; lockgen writes it as constraints uv understands, relaxes the pins that
+must move, lets uv resolve, steers it away from builds whose CUDA disagrees (bounded), re-pins strictly,
+writes nix/toolchain.json, and checks. Every uv run goes through `runner` (lockgen.uvtool.run_uv by default)
+and every write through the Transaction, so tests can fake uv and inject faults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockgen.constraints import exclusion_constraints, runtime_constraints
+from lockgen.cudadetect import is_cuda_linked, member_cuda_from
+from lockgen.edit import (
+    managed_constraints,
+    requirement_names,
+    set_exclude_newer,
+    set_managed_constraints,
+    set_requirements,
+)
+from lockgen.errors import LockgenError
+from lockgen.family import family_of
+from lockgen.lockfile import normalize
+from lockgen.nosolution import Attempt, explain_failure
+from lockgen.txn import Transaction
+from lockgen.ui import Reporter
+from lockgen.uvtool import UvResult, run_uv
+from lockgen.workspace import Workspace, load_workspace
+
+MAX_STEERING_ROUNDS = 3
+Runner = Callable[..., UvResult]
+# A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
+Steer = Callable[[Workspace], list[tuple[str, str, str]]]
+# Builds excluded before resolving (their CUDA is outside the window): (name, constraint, reason).
+PreExclude = Callable[[Workspace], list[tuple[str, str, str]]]
+
+
+class ResolutionFailed(LockgenError):
+    """uv found no solution; the message says why in the user's terms."""
+
+    exit_code = 1
+
+
+class CheckFailed(LockgenError):
+    """The re-locked workspace still violates a rule; everything was restored."""
+
+    exit_code = 1
+
+
+class EmptyWindow(LockgenError):
+    """No CUDA version runs on the whole fleet."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for."""
+
+    kind: str  # "lock" | "bump"
+    package: str | None = None
+    to: str | None = None
+    member: str | None = None
+    exclude_newer: str | None = None  # None: keep for lock (set if absent), now for bump
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """One member, before and after."""
+
+    member: str
+    cuda_before: str | None
+    cuda_after: str | None
+    changes: tuple[tuple[str, str | None, str | None], ...]  # (package, old, new), CUDA-linked packages only
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a lock/bump did (or, for a dry run, would do)."""
+
+    members: tuple[MemberChange, ...]
+    uv_runs: int
+    constraints: tuple[str, ...]
+    excluded: tuple[tuple[str, str, str], ...]  # (package, constraint, reason)
+    changed_files: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for --json."""
+        return {
+            "members": [
+                {
+                    "member": m.member,
+                    "cuda_before": m.cuda_before,
+                    "cuda_after": m.cuda_after,
+                    "changes": [{"package": p, "old": o, "new": n} for p, o, n in m.changes],
+                }
+                for m in self.members
+            ],
+            "uv_runs": self.uv_runs,
+            "constraints": list(self.constraints),
+            "excluded": [{"package": n, "constraint": c, "reason": r} for n, c, r in self.excluded],
+            "changed_files": list(self.changed_files),
+            "warnings": list(self.warnings),
+        }
+
+
+def now_stamp() -> str:
+    """The current UTC time as uv's exclude-newer wants it (seconds precision)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
+    """The member's direct dependencies that are CUDA-linked, with the version the lock has for each."""
+    installed = ws.installed(member)
+    out = {}
+    for name in requirement_names(ws.members[member].data):
+        pkg = installed.get(name)
+        if pkg is not None and pkg.version and is_cuda_linked(pkg, installed):
+            out[name] = pkg.version
+    return out
+
+
+def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
+    out = {}
+    for name in ws.members:
+        if not ws.lock.by_name(name):
+            continue
+        installed = ws.installed(name)
+        mc = member_cuda_from(name, installed)
+        linked = {n: p.version for n, p in installed.items() if is_cuda_linked(p, installed) and not p.is_workspace}
+        out[name] = (str(mc.cuda) if mc.cuda else None, linked)
+    return out
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[MemberChange, ...]:
+    out = []
+    for m in sorted(set(before) | set(after)):
+        cb, pb = before.get(m, (None, {}))
+        ca, pa = after.get(m, (None, {}))
+        changes = tuple((n, pb.get(n), pa.get(n)) for n in sorted(set(pb) | set(pa)) if pb.get(n) != pa.get(n))
+        out.append(MemberChange(m, cb, ca, changes))
+    return tuple(out)
+
+
+def workspace_files(ws: Workspace) -> list[Path]:
+    """Every file lock/bump may touch."""
+    files = [ws.root / "pyproject.toml", ws.root / "uv.lock", ws.root / "nix" / "toolchain.json"]
+    files += [ws.root / m.pyproject_file for m in ws.members.values() if m.path != "."]
+    return files
+
+
+def relock(
+    root: Path,
+    request: Request,
+    reporter: Reporter | None = None,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+) -> Outcome:
+    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring)."""
+    reporter = reporter or Reporter(quiet=True)
+    ws = load_workspace(root)
+    window = ws.window
+    if not window.allowed:
+        reasons = "; ".join(sorted({e.detail for e in window.excluded}))
+        raise EmptyWindow(f"no CUDA version runs on the whole fleet ({ws.fleet.describe()}): {reasons}")
+    members = [m for m in ws.members if ws.lock.by_name(m)]
+    if request.member and request.member not in members:
+        raise LockgenError(f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})")
+    targets = [request.member] if request.member else members
+    before = _snapshot_members(ws)
+    uv_runs = 0
+
+    def uv(args: Sequence[str], what: str) -> UvResult:
+        nonlocal uv_runs
+        tx.effect(f"uv {what}")
+        reporter.step(f"{what}: {_short(args)}")
+        uv_runs += 1
+        res = runner(list(args), cwd=root, on_line=reporter.detail, heartbeat=reporter.heartbeat)
+        tx.effect(f"after uv {what}")
+        return res
+
+    with Transaction(root, workspace_files(ws), fault=fault) as tx:
+        root_file = root / "pyproject.toml"
+        original_root = root_file.read_text(encoding="utf-8")
+        # 1. what must move
+        relax: dict[str, dict[str, str | None]] = {}
+        upgrade: set[str] = set()
+        extra_constraints: list[str] = []
+        if request.kind == "bump":
+            assert request.package
+            pkg = normalize(request.package)
+            found = False
+            for m in targets:
+                fam = family_of(pkg, ws.installed(m))
+                if not fam:
+                    continue
+                found = True
+                upgrade |= fam
+                direct = set(requirement_names(ws.members[m].data))
+                relax[m] = {n: None for n in fam & direct}
+                if request.to:
+                    if pkg in direct:
+                        relax[m][pkg] = f"=={request.to}"
+                    else:
+                        extra_constraints.append(f"{pkg}=={request.to}")
+            if not found:
+                where = f"member {request.member}" if request.member else "any member"
+                raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
+        else:
+            for m in targets:
+                relax[m] = {n: None for n in cuda_linked_pins(ws, m)}
+        # Pure-Python packages carry no CUDA: the fleet never needs them lower, so they are relaxed to
+        # ">= their current version" (uv otherwise trades a compiled package's pin for an ancient release of
+        # them, e.g. unsloth 2024.8 to dodge xformers). Compiled ones and the package named are freed entirely.
+        floors = {m: _floors(ws, m, specs, request) for m, specs in relax.items()}
+        # 2. the fleet as constraints, and builds excluded up front
+        pre = list(pre_exclude(ws) if pre_exclude else [])
+        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
+        steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
+        stamp = request.exclude_newer or (
+            now_stamp()
+            if request.kind == "bump"
+            else str(ws.pyproject.get("tool", {}).get("uv", {}).get("exclude-newer") or now_stamp())
+        )
+
+        def write_root() -> list[str]:
+            entries = list(runtime_constraints(window)) + [c for _, c, _ in pre]
+            entries += exclusion_constraints((n, v) for n, v, _ in steered)
+            entries += extra_constraints
+            text = set_exclude_newer(set_managed_constraints(original_root, entries), stamp)
+            if text != root_file.read_text(encoding="utf-8"):
+                tx.write(root_file, text.encode("utf-8"))
+            return entries
+
+        entries = write_root()
+        # 3. relax the pins that must move
+        pins_written: dict[str, dict[str, str]] = {}
+        originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in relax}
+
+        def write_relaxed(with_floors: bool) -> None:
+            for m, specs in relax.items():
+                f = root / ws.members[m].pyproject_file
+                wanted = {**specs, **floors[m]} if with_floors else specs
+                new = set_requirements(originals[m], wanted, record_ranges=False)
+                if new != f.read_text(encoding="utf-8"):
+                    tx.write(f, new.encode("utf-8"))
+                pins_written[ws.members[m].pyproject_file] = {k: v for k, v in wanted.items() if v}
+
+        write_relaxed(with_floors=True)
+        # 4. resolve, steering away from builds that disagree with torch (bounded)
+        upgrade_args = [a for p in sorted(upgrade) for a in ("--upgrade-package", p)]
+        for round_ in range(MAX_STEERING_ROUNDS + 1):
+            res = uv(["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})")
+            if res.returncode != 0 and any(floors.values()):
+                reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
+                floors = {m: {} for m in floors}
+                write_relaxed(with_floors=False)
+                res = uv(["lock", *upgrade_args], "resolving without floors")
+            if res.returncode != 0:
+                attempt = Attempt(window, tuple(entries), pins_written, request.package, request.to)
+                raise ResolutionFailed(explain_failure(res.stderr, attempt, ws.knowledge))
+            if steer is None:
+                break
+            ws_new = load_workspace(root)
+            bad = [b for b in steer(ws_new) if (b[0], b[1]) not in {(n, v) for n, v, _ in steered}]
+            if not bad:
+                break
+            if round_ == MAX_STEERING_ROUNDS:
+                raise CheckFailed(
+                    "uv keeps choosing builds whose CUDA disagrees with torch after "
+                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r in bad)
+                )
+            for b in bad:
+                reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
+            steered += bad
+            entries = write_root()
+        ws_new = load_workspace(root)
+        if not finalize:  # a preview (lockgen matrix): the resolution is all that is wanted
+            return Outcome(
+                _diff(before, _snapshot_members(ws_new)),
+                uv_runs,
+                tuple(entries),
+                _excl(pre, steered),
+                (),
+                window.warnings,
+            )
+        # 5. re-pin strictly what uv chose
+        for m in relax:
+            installed = ws_new.installed(m)
+            direct = requirement_names(ws_new.members[m].data)
+            pins = {}
+            for name in set(relax[m]) | set(cuda_linked_pins(ws_new, m)):
+                if name in installed and name in direct and installed[name].version:
+                    pins[name] = f"=={installed[name].version}"
+            f = root / ws_new.members[m].pyproject_file
+            # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
+            new = set_requirements(originals[m], pins)
+            if new != f.read_text(encoding="utf-8"):
+                tx.write(f, new.encode("utf-8"))
+        lock_file = root / "uv.lock"
+        same_constraints = tuple(entries) == managed_constraints(ws.pyproject)
+        if same_constraints and _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
+            # nothing moved: the original files already record exactly this - put them back, no second uv run
+            # (exclude-newer stays where it was: it moves only when something does)
+            for p, data in tx.snapshot.items():
+                if data is not None and (p.read_bytes() if p.exists() else None) != data:
+                    tx.write(p, data)
+        else:
+            res = uv(["lock"], "recording the pins")
+            if res.returncode != 0:
+                attempt = Attempt(window, tuple(entries), pins_written, request.package, request.to)
+                raise ResolutionFailed(explain_failure(res.stderr, attempt, ws.knowledge))
+        # 6. toolchain and check
+        ws_final = load_workspace(root)
+        _write_toolchain(ws_final, tx)
+        ws_final = load_workspace(root)
+        from lockgen.commands.check import check_workspace
+
+        _, violations = check_workspace(ws_final, use_uv=False)
+        if violations:
+            lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
+            raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
+        after = _snapshot_members(ws_final)
+        changed = tuple(
+            sorted(
+                str(p.relative_to(root))
+                for p, data in tx.snapshot.items()
+                if (p.read_bytes() if p.exists() else None) != data
+            )
+        )
+    return Outcome(_diff(before, after), uv_runs, tuple(entries), _excl(pre, steered), changed, window.warnings)
+
+
+def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(pre) + tuple((n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
+
+
+def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
+    """`name!=v.*` entries of the current managed constraints, as (name, version, reason)."""
+    import re
+
+    out = []
+    for entry in managed_constraints(ws.pyproject):
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:,?!=[^,]+\.\*)+)", entry)
+        if m:
+            for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
+                out.append((normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
+    return out
+
+
+def _floors(ws: Workspace, member: str, specs: dict[str, str | None], request: Request) -> dict[str, str]:
+    """`>=current` for the pure-Python packages among the relaxed pins (not for the package being bumped --to)."""
+    from lockgen.cudadetect import own_evidence
+    from lockgen.family import is_compiled
+
+    installed = ws.installed(member)
+    out = {}
+    for name, spec in specs.items():
+        pkg = installed.get(name)
+        if spec is not None or pkg is None or not pkg.version or is_compiled(pkg) or own_evidence(pkg):
+            continue
+        if name == "torch" or (request.package and normalize(request.package) == name and request.to):
+            continue
+        out[name] = f">={pkg.version}"
+    return out
+
+
+def _short(args: Sequence[str]) -> str:
+    """`uv lock --upgrade-package torch (+24 more)` rather than a screenful of flags."""
+    ups = [args[i + 1] for i, a in enumerate(args) if a == "--upgrade-package"]
+    rest = [
+        a for i, a in enumerate(args) if a != "--upgrade-package" and (i == 0 or args[i - 1] != "--upgrade-package")
+    ]
+    text = "uv " + " ".join(rest)
+    if ups:
+        text += f" --upgrade-package {ups[0]}" + (f" (+{len(ups) - 1} more)" if len(ups) > 1 else "")
+    return text
+
+
+def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
+    return frozenset((p.name, p.version, str(p.source)) for p in ws.lock.packages)
+
+
+def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
+    try:
+        from lockgen.toolchain import toolchain_for
+    except ImportError:
+        return
+    import json
+
+    path = ws.root / "nix" / "toolchain.json"
+    data = (json.dumps(toolchain_for(ws), indent=2, sort_keys=True) + "\n").encode("utf-8")
+    if not path.exists() or path.read_bytes() != data:
+        tx.write(path, data)
+
+
+STAGE_FILES = ("pyproject.toml", "uv.lock", ".python-version", "nix/toolchain.json")
+
+
+def stage_copy(ws_root: Path, dest: Path) -> Path:
+    """Copy what uv needs to lock the workspace (pyprojects, lock, toolchain) into `dest`."""
+    ws = load_workspace(ws_root)
+    rels = list(STAGE_FILES) + [m.pyproject_file for m in ws.members.values() if m.path != "."]
+    for rel in rels:
+        src = ws_root / rel
+        if src.exists():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
+    """Compute the outcome in a temporary copy; the workspace is never touched."""
+    with tempfile.TemporaryDirectory(prefix="lockgen-dry-") as tmp:
+        stage = stage_copy(root, Path(tmp))
+        return relock(stage, request, **kwargs)
