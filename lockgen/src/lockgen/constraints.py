@@ -61,3 +61,48 @@ def exclusion_constraints(excluded: Iterable[tuple[str, str]]) -> tuple[str, ...
     for name, version in excluded:
         by_name.setdefault(name, set()).add(version.split("+")[0])
     return tuple(f"{n}" + ",".join(f"!={v}.*" for v in sorted(vs)) for n, vs in sorted(by_name.items()))
+
+
+@dataclass(frozen=True)
+class CudaIndex:
+    """`[tool.lockgen.cuda-index]`: an index family with one URL per CUDA variant (PyTorch's cuXYZ indexes)."""
+
+    url: str  # with {label} (cu128) and/or {cuda} (12.8)
+    variants: tuple[str, ...]  # labels, e.g. ("cu126", "cu128", "cu130")
+    packages: tuple[str, ...]  # what is routed there, e.g. ("torch", "torchvision")
+
+    def choose(self, window: Window) -> tuple[str, str] | None:
+        """(label, url) of the newest variant whose CUDA lies inside the window, or None."""
+        inside = [(CudaVersion.parse(v), v) for v in self.variants if window.allows(CudaVersion.parse(v))]
+        if not inside:
+            return None
+        cuda, label = max(inside)
+        return label, self.url.format(label=label, cuda=str(cuda))
+
+
+def cuda_index_from_config(table: object, file: str = "pyproject.toml") -> CudaIndex | None:
+    """Read `[tool.lockgen.cuda-index]`; InputError naming the key when malformed."""
+    from lockgen.errors import InputError
+
+    key = "tool.lockgen.cuda-index"
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise InputError(file, key, "expected a table with url, variants and packages")
+    url = table.get("url")
+    if not isinstance(url, str) or ("{label}" not in url and "{cuda}" not in url):
+        raise InputError(
+            file, f"{key}.url", 'expected a URL template with {label}, e.g. "https://download.pytorch.org/whl/{label}"'
+        )
+    variants = table.get("variants")
+    if not isinstance(variants, list) or not variants:
+        raise InputError(file, f"{key}.variants", 'expected a list of labels such as ["cu126", "cu128"]')
+    for i, v in enumerate(variants):
+        try:
+            CudaVersion.parse(str(v))
+        except ValueError:
+            raise InputError(file, f"{key}.variants[{i}]", f"not a CUDA label: {v!r} (expected e.g. cu128)") from None
+    packages = table.get("packages", ["torch", "torchvision", "torchaudio"])
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        raise InputError(file, f"{key}.packages", "expected a list of package names")
+    return CudaIndex(url, tuple(str(v) for v in variants), tuple(packages))

@@ -94,20 +94,49 @@ class BuildCuda:
     @property
     def cuda(self) -> str | None:
         """The best single answer, "X.Y" or "X": the newest nvcc release, else the newest PTX CUDA, else the
-        linked major. None when no CUDA evidence was found (a pure-Python or CPU-only wheel)."""
-        if self.nvcc:
-            return max(self.nvcc, key=_key)
-        ptx = [c for _, c in self.ptx if c]
-        if ptx:
-            return max(ptx, key=_key)
-        if self.majors:
-            return str(max(self.majors))
-        return None
+        linked major. None when no CUDA evidence was found (a pure-Python or CPU-only wheel), and for a bundle
+        of libraries built for different CUDA majors (see `bundles`)."""
+        if self.bundles:
+            return None
+        return _best(self.evidence)
+
+    @property
+    def per_file(self) -> tuple[tuple[str, str], ...]:
+        """(library, its best CUDA answer) for every library with build evidence, in scan order."""
+        files = list(dict.fromkeys(e.file for e in self.evidence if e.kind != "provides"))
+        out = []
+        for f in files:
+            best = _best(e for e in self.evidence if e.file == f)
+            if best:
+                out.append((f, best))
+        return tuple(out)
 
     @property
     def mixed_majors(self) -> bool:
-        """Whether the libraries load more than one CUDA major (cannot all load in one process)."""
-        return len(self.majors) > 1
+        """Whether one library links two CUDA majors: it cannot load at all."""
+        files = {e.file for e in self.evidence}
+        return any(len({e.cuda for e in self.evidence if e.file == f and e.kind == "needed"}) > 1 for f in files)
+
+    @property
+    def bundles(self) -> tuple[str, ...]:
+        """The CUDAs of a bundle: different libraries link different CUDA majors, one each. That is how
+        bitsandbytes ships one library per CUDA and loads the one matching torch - or a wheel whose libraries
+        cannot all load. Empty otherwise. PTX-derived values are lower bounds (CUDA 12.6 still emits ISA 8.5)."""
+        if self.mixed_majors or len(self.majors) < 2:
+            return ()
+        return tuple(sorted({c for _, c in self.per_file}, key=_key))
+
+
+def _best(evidence: Iterable[Evidence]) -> str | None:
+    ev = list(evidence)
+    nvcc = [e.cuda for e in ev if e.kind == "nvcc" and e.cuda]
+    if nvcc:
+        return max(nvcc, key=_key)
+    ptx = [e.cuda for e in ev if e.kind == "ptx" and e.cuda]
+    if ptx:
+        return max(ptx, key=_key)
+    majors = [e.cuda for e in ev if e.kind == "needed" and e.cuda]
+    return max(majors, key=_key) if majors else None
 
 
 def _key(v: str) -> tuple[int, ...]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from lockgen.constraints import RUNTIME_GENERATIONS
 from lockgen.knowledge import Knowledge
+from lockgen.versions import CudaVersion
 from lockgen.window import Window
 
 
@@ -40,10 +41,8 @@ def explain_failure(uv_message: str, attempt: Attempt, knowledge: Knowledge) -> 
     # 1. a version that does not exist
     if attempt.package and attempt.to:
         pat = re.escape(attempt.package) + r"\s*==\s*" + re.escape(attempt.to)
-        if (
-            re.search(r"no (?:version|versions) of " + pat, text, re.I)
-            or re.search(r"only [^\n]*?is available and you require " + pat, text, re.I)
-            or (re.search(pat, text, re.I) and "unsatisfiable" in low)
+        if re.search(r"no (?:version|versions) of " + pat, text, re.I) or re.search(
+            r"only [^\n]*?(?:is|are) available and [^\n]*?" + pat, text, re.I
         ):
             avail = re.search(
                 r"only " + re.escape(attempt.package) + r"([<>=!~][^ ]+) (?:is|are) available", text, re.I
@@ -54,13 +53,15 @@ def explain_failure(uv_message: str, attempt: Attempt, knowledge: Knowledge) -> 
     # 2. the fleet: a runtime cap lockgen wrote
     caps = [c for c in attempt.constraints if any(c.startswith(g.name) for g in RUNTIME_GENERATIONS)]
     hit = [c for c in caps if _mentions_runtime(text, c)]
+    needed = _cuda_in_message(text)
     if hit or ("nvidia-cuda-runtime" in low or "cuda-toolkit" in low):
-        newest = window.newest
-        drv = knowledge.required_driver(_next_cuda(window, knowledge), fleet.policy) if newest else None
+        target = needed if needed is not None and not window.allows(needed) else _next_cuda(window, knowledge)
+        drv = knowledge.required_driver(target, fleet.policy) if target is not None else None
         gpu_limits = sorted({e.detail for e in window.excluded if e.reason == "gpu"})
         reasons.append(
-            f"the fleet ({fleet.describe()}) allows CUDA {window} only, and what was asked needs a build for a newer "
-            f"CUDA (uv met lockgen's fleet cap{'s' if len(hit) != 1 else ''} {', '.join(hit or caps)})"
+            f"the fleet ({fleet.describe()}) allows CUDA {window} only, and what was asked needs a build for "
+            + (f"CUDA {needed}" if needed is not None and not window.allows(needed) else "a newer CUDA")
+            + f" (uv met lockgen's fleet cap{'s' if len(hit) != 1 else ''} {', '.join(hit or caps)})"
         )
         if drv:
             ways.append(
@@ -95,12 +96,19 @@ def explain_failure(uv_message: str, attempt: Attempt, knowledge: Knowledge) -> 
     return "\n".join(out)
 
 
+def _cuda_in_message(text: str) -> CudaVersion | None:
+    """The newest CUDA runtime a package in uv's message pins (`cuda-toolkit[cudart]==13.0.2` -> 13.0)."""
+    found = re.findall(r"(?:nvidia-cuda-runtime(?:-cu1\d)?|cuda-toolkit)(?:\[[^\]]*\])?==(\d+)\.(\d+)", text)
+    versions = [CudaVersion(int(a), int(b)) for a, b in found]
+    return max(versions) if versions else None
+
+
 def _mentions_runtime(text: str, constraint: str) -> bool:
     name = re.match(r"[A-Za-z0-9_.-]+", constraint)
     return bool(name) and re.search(re.escape(name.group(0)) + r"(?![\w-])", text) is not None
 
 
-def _next_cuda(window: Window, knowledge: Knowledge):  # type: ignore[no-untyped-def]
+def _next_cuda(window: Window, knowledge: Knowledge) -> CudaVersion | None:
     newer = [r.version for r in knowledge.releases if window.newest is None or r.version > window.newest]
     known = [v for v in newer if knowledge.required_driver(v, window.fleet.policy) is not None]
     return known[0] if known else window.newest

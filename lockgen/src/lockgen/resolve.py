@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockgen.constraints import exclusion_constraints, runtime_constraints
+from lockgen.constraints import cuda_index_from_config, exclusion_constraints, runtime_constraints
 from lockgen.cudadetect import is_cuda_linked, member_cuda_from
 from lockgen.edit import (
     managed_constraints,
     requirement_names,
+    set_cuda_index,
     set_exclude_newer,
     set_managed_constraints,
     set_requirements,
@@ -169,12 +170,13 @@ def relock(
 ) -> Outcome:
     """Run lock or bump on the workspace at `root` as one transaction (see the module docstring)."""
     reporter = reporter or Reporter(quiet=True)
-    ws = load_workspace(root)
+    ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
     window = ws.window
     if not window.allowed:
         reasons = "; ".join(sorted({e.detail for e in window.excluded}))
         raise EmptyWindow(f"no CUDA version runs on the whole fleet ({ws.fleet.describe()}): {reasons}")
-    members = [m for m in ws.members if ws.lock.by_name(m)]
+    fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
+    members = list(ws.members) if fresh else [m for m in ws.members if ws.lock.by_name(m)]
     if request.member and request.member not in members:
         raise LockgenError(f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})")
     targets = [request.member] if request.member else members
@@ -219,11 +221,10 @@ def relock(
                 raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
         else:
             for m in targets:
-                relax[m] = {n: None for n in cuda_linked_pins(ws, m)}
-        # Pure-Python packages carry no CUDA: the fleet never needs them lower, so they are relaxed to
-        # ">= their current version" (uv otherwise trades a compiled package's pin for an ancient release of
-        # them, e.g. unsloth 2024.8 to dodge xformers). Compiled ones and the package named are freed entirely.
-        floors = {m: _floors(ws, m, specs, request) for m, specs in relax.items()}
+                relax[m] = {} if fresh else {n: None for n in cuda_linked_pins(ws, m)}
+        # Steering rounds hold pure-Python packages at ">= what the first resolution chose": uv otherwise
+        # trades an excluded build for an ancient release of them (unsloth 2024.8 to dodge xformers).
+        floors: dict[str, dict[str, str]] = {m: {} for m in relax}
         # 2. the fleet as constraints, and builds excluded up front
         pre = list(pre_exclude(ws) if pre_exclude else [])
         # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
@@ -234,11 +235,23 @@ def relock(
             else str(ws.pyproject.get("tool", {}).get("uv", {}).get("exclude-newer") or now_stamp())
         )
 
+        cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
+        chosen = cuda_index.choose(window) if cuda_index else None
+        if cuda_index and chosen:
+            reporter.step(f"CUDA index: {chosen[0]} ({chosen[1]}) for {', '.join(cuda_index.packages)}")
+        elif cuda_index:
+            reporter.step("CUDA index: no variant inside the window; the routed packages come from the default index")
+
         def write_root() -> list[str]:
             entries = list(runtime_constraints(window)) + [c for _, c, _ in pre]
             entries += exclusion_constraints((n, v) for n, v, _ in steered)
             entries += extra_constraints
             text = set_exclude_newer(set_managed_constraints(original_root, entries), stamp)
+            if cuda_index is not None or "managed-sources" in ws.lockgen_config:
+                name = f"lockgen-{chosen[0]}" if chosen else None
+                text = set_cuda_index(
+                    text, name, chosen[1] if chosen else None, cuda_index.packages if cuda_index else ()
+                )
             if text != root_file.read_text(encoding="utf-8"):
                 tx.write(root_file, text.encode("utf-8"))
             return entries
@@ -257,14 +270,13 @@ def relock(
                     tx.write(f, new.encode("utf-8"))
                 pins_written[ws.members[m].pyproject_file] = {k: v for k, v in wanted.items() if v}
 
-        write_relaxed(with_floors=True)
+        write_relaxed(with_floors=False)
         # 4. resolve, steering away from builds that disagree with torch (bounded)
         upgrade_args = [a for p in sorted(upgrade) for a in ("--upgrade-package", p)]
         for round_ in range(MAX_STEERING_ROUNDS + 1):
             res = uv(["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})")
             if res.returncode != 0 and any(floors.values()):
                 reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
-                floors = {m: {} for m in floors}
                 write_relaxed(with_floors=False)
                 res = uv(["lock", *upgrade_args], "resolving without floors")
             if res.returncode != 0:
@@ -285,6 +297,9 @@ def relock(
                 reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
             steered += bad
             entries = write_root()
+            if round_ == 0:
+                floors = {m: _floors(ws_new, m, specs, request) for m, specs in relax.items()}
+                write_relaxed(with_floors=True)
         ws_new = load_workspace(root)
         if not finalize:  # a preview (lockgen matrix): the resolution is all that is wanted
             return Outcome(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from lockgen.errors import InputError
 from lockgen.fleet import Fleet, fleet_from_config
@@ -115,17 +118,26 @@ def _member_dirs(root: Path, data: Mapping[str, Any]) -> list[Path]:
     return out
 
 
-def _indexes(data: Mapping[str, Any]) -> list[str]:
+def _indexes(data: Mapping[str, Any], base: Path) -> list[str]:
+    """Index URLs a pyproject declares; a file:// index also under the path forms uv writes into the lock."""
     uv = data.get("tool", {}).get("uv", {})
     urls = [str(i["url"]).rstrip("/") for i in uv.get("index", []) if isinstance(i, Mapping) and "url" in i]
     urls += [str(u).rstrip("/") for u in uv.get("extra-index-url", [])]
     if uv.get("index-url"):
         urls.append(str(uv["index-url"]).rstrip("/"))
-    return urls
+    out = []
+    for u in urls:
+        out.append(u)
+        if u.startswith("file://"):
+            path = Path(unquote(urlparse(u).path))
+            out.append(str(path))
+            with contextlib.suppress(ValueError):
+                out.append(os.path.relpath(path, base))
+    return out
 
 
-def load_workspace(root: Path, knowledge: Knowledge | None = None) -> Workspace:
-    """Read the workspace rooted at `root`."""
+def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing_lock: bool = False) -> Workspace:
+    """Read the workspace rooted at `root` (with `allow_missing_lock`, a workspace not locked yet has an empty lock)."""
     knowledge = knowledge or load_knowledge()
     data = read_toml(root / "pyproject.toml", "pyproject.toml")
     tool = data.get("tool", {})
@@ -133,7 +145,7 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None) -> Workspace:
         raise InputError("pyproject.toml", "tool.lockgen", "expected a table")
     fleet = fleet_from_config(tool.get("lockgen", {}), knowledge)
     members: dict[str, Member] = {}
-    indexes = [PYPI, *_indexes(data)]
+    indexes = [PYPI, *_indexes(data, root)]
     for d in _member_dirs(root, data):
         rel = d.relative_to(root).as_posix() if d != root else "."
         display = f"{rel}/pyproject.toml"
@@ -146,8 +158,11 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None) -> Workspace:
             raise InputError(display, "project.dependencies", "expected a list of requirement strings")
         name = normalize(project["name"])
         members[name] = Member(name, rel, display, tuple(deps), mdata)
-        indexes += _indexes(mdata)
-    lock = read_lock(root / "uv.lock")
+        indexes += _indexes(mdata, root)
+    if allow_missing_lock and not (root / "uv.lock").exists():
+        lock = Lock(version=1, revision=0, requires_python="", packages=())
+    else:
+        lock = read_lock(root / "uv.lock")
     pv = root / ".python-version"
     python_version = pv.read_text(encoding="utf-8").strip() if pv.is_file() else None
     return Workspace(

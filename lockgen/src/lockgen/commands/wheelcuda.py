@@ -152,10 +152,13 @@ def toml_row(package: str, version: str, build: Any, source: str) -> str:
     lines = ["[[build]]", f'package = "{package}"', f'versions = "=={v.public}"']
     if v.local:
         lines.append(f'local = "{v.local}"')
-    lines.append(f'cuda = "{build.cuda}"')
-    cudart = sorted({e.text for e in build.evidence if e.kind == "needed" and e.text.startswith("libcudart")})
-    if cudart:
-        lines.append(f'links = "{", ".join(cudart)}"')
+    if build.bundles:
+        lines.append("bundled = [" + ", ".join(f'"{c}"' for c in build.bundles) + "]")
+    else:
+        lines.append(f'cuda = "{build.cuda}"')
+        cudart = sorted({e.text for e in build.evidence if e.kind == "needed" and e.text.startswith("libcudart")})
+        if cudart:
+            lines.append(f'links = "{", ".join(cudart)}"')
     lines.append(f'evidence = "{_evidence_line(build)}"')
     lines += ['conf = "Y"', f'source = "{source}"']
     return "\n".join(lines)
@@ -175,6 +178,10 @@ def _evidence_line(build: Any) -> str:
 
 def compare(build: Any, row: Any) -> str | None:
     """Why the wheel disagrees with the table's row, or None when it agrees (or either says too little)."""
+    if row is not None and row.bundled and build.bundles:
+        told = {c.split(".")[0] for c in row.bundled}
+        seen = {c.split(".")[0] for c in build.bundles}
+        return None if told == seen else f"the table bundles CUDA majors {sorted(told)}, the wheel {sorted(seen)}"
     if row is not None and row.jit and build.cuda is not None:
         return f"the table says it ships no binary (JIT), the wheel has CUDA {build.cuda} code"
     if row is None or build.cuda is None or row.cuda is None:
@@ -232,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
 
     row = lookup_build(*ident) if ident else None
     disagreement = compare(build, row)
-    new_row = toml_row(ident[0], ident[1], build, source) if ident and build.cuda else None
+    new_row = toml_row(ident[0], ident[1], build, source) if ident and (build.cuda or build.bundles) else None
     if as_json:
         out = {
             "wheel": source,
@@ -243,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
             "nvcc": list(build.nvcc),
             "ptx": [{"isa": isa, "cuda": cuda} for isa, cuda in build.ptx],
             "mixed_majors": build.mixed_majors,
+            "bundles": list(build.bundles),
+            "per_file": [{"file": f, "cuda": cuda} for f, cuda in build.per_file],
             "evidence": [asdict(e) for e in build.evidence],
             "scanned": list(build.scanned),
             "skipped": list(build.skipped),
@@ -263,13 +272,16 @@ def _print_human(source: str, ident: Any, build: Any, row: Any, disagreement: st
     for e in build.evidence:
         if e.kind == "provides":
             print(f"  provides {e.text} ({e.file}): a CUDA {e.cuda} library itself")
-    if build.cuda is None:
+    if build.cuda is None and not build.bundles:
         print("  no build CUDA evidence (no libcudart/cublas/nvrtc linked, no nvcc ident, no PTX header)")
     for major in build.majors:
         libs = sorted({f"{e.text} ({e.file})" for e in build.evidence if e.kind == "needed" and e.cuda == str(major)})
         print(f"  links CUDA {major}: {', '.join(libs[:3])}{' ...' if len(libs) > 3 else ''}")
     if build.mixed_majors:
-        print("  WARNING: links more than one CUDA major; these cannot all load in one process")
+        print("  WARNING: one library links two CUDA majors; it cannot load")
+    if build.bundles:
+        print(f"  bundles libraries for CUDA {', '.join(build.bundles)} (one per CUDA, like bitsandbytes; PTX-derived")
+        print("  values are the oldest CUDA that emits that ISA) - or libraries that cannot all load together")
     for release in build.nvcc:
         print(f"  compiled by nvcc {release}")
     for isa, cuda in build.ptx:

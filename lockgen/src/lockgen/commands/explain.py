@@ -1,0 +1,167 @@
+"""`lockgen explain [FILE|-]`: what does this error mean, and what fixes it?
+
+Reads an error or traceback, matches it against lockgen's error knowledge (data/errors.toml, via lockgen.explain)
+and answers with the category, the cause in plain words and the fix as exact commands (uv for the workspace, pip
+for Colab). Inside a workspace the answer is made concrete with the lock and this machine (lockgen.host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "explain an error or traceback: category, cause and the commands that fix it"
+DESCRIPTION = """\
+Reads an error (a file, or stdin with - or a pipe) and answers with its category (import errors, CUDA/GPU errors,
+build errors, runtime errors), the cause in plain words, and the fix as exact commands: uv for this workspace,
+pip for Colab. Inside a workspace the answer names the lock's CUDA and this machine's driver and GPUs; use
+--driver when the error came from another machine, --no-host to leave this machine out.
+An error lockgen does not know is reported as not recognised, with what was checked.
+exit codes: 0 recognised, 1 not recognised, 2 bad input
+"""
+
+
+def register(sub: Any) -> None:
+    """Add the `explain` command."""
+    p = sub.add_parser(
+        "explain", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("file", nargs="?", default=None, help="a file holding the error (default or -: stdin)")
+    p.add_argument("--member", help="the member the error comes from (default: the one installed, if any)")
+    p.add_argument("--driver", help="the NVIDIA driver of the machine where the error happened (default: this one's)")
+    p.add_argument("--no-host", action="store_true", help="do not read this machine (the error came from elsewhere)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def read_input(file: str | None) -> str:
+    """The error text from FILE, or stdin; InputError when there is nothing to read."""
+    from lockgen.errors import InputError
+
+    if file not in (None, "-"):
+        try:
+            text = Path(file).read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise InputError(file, None, f"cannot be read: {e.strerror}") from None
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("stdin", None, "no error text: give a FILE, or pipe the error into `lockgen explain -`")
+        text = sys.stdin.read()
+    if not text.strip():
+        raise InputError(file or "stdin", None, "is empty: paste the error or traceback")
+    return text
+
+
+def build_context(root: Path | None, member: str | None, driver: str | None, use_host: bool) -> tuple[Any, list[str]]:
+    """The ExplainContext for the workspace at `root` (None outside one) and this machine; plus notes for stderr."""
+    from lockgen.errors import InputError, LockgenError
+    from lockgen.explain import ExplainContext, MemberFacts
+    from lockgen.knowledge import load_knowledge
+    from lockgen.versions import DriverVersion
+
+    knowledge = load_knowledge()
+    notes: list[str] = []
+    drv = None
+    if driver is not None:
+        try:
+            drv = DriverVersion.parse(driver)
+        except ValueError as e:
+            raise InputError("--driver", None, str(e)) from None
+    host = None
+    if use_host:
+        from lockgen.host import probe_host
+
+        host = probe_host()
+    members: list[Any] = []
+    fleet = None
+    if root is not None:
+        try:
+            from lockgen.cudadetect import member_cuda_from
+            from lockgen.workspace import load_workspace
+
+            ws = load_workspace(root, knowledge)
+            fleet = ws.fleet
+            for name in sorted(ws.members):
+                if not ws.lock.by_name(name):
+                    continue
+                installed = ws.installed(name)
+                mc = member_cuda_from(name, installed)
+                cuda = mc.cuda or (max(mc.versions) if mc.versions else None)
+                if cuda is None and name != member:
+                    continue
+                packages = {n: p.version for n, p in installed.items() if p.version}
+                members.append(MemberFacts(name, cuda, mc.torch, packages))
+        except LockgenError as e:
+            notes.append(f"workspace not used: {e}")
+    focus = None
+    if member is not None:
+        from lockgen.host import normalize
+
+        focus = normalize(member)
+        if members and focus not in {m.name for m in members}:
+            raise InputError(
+                "--member", None, f"{member!r} is not a member with a lock entry ({', '.join(m.name for m in members)})"
+            )
+    elif host is not None:
+        installed_members = [m.name for m in members if m.name in host.distributions]
+        if len(installed_members) == 1:
+            focus = installed_members[0]
+    members.sort(key=lambda m: m.name != focus)
+    ctx = ExplainContext(
+        knowledge=knowledge,
+        members=tuple(members),
+        focus=focus,
+        fleet=fleet,
+        host=host,
+        driver=drv or (host.driver if host is not None else None),
+    )
+    return ctx, notes
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `lockgen explain`."""
+    from lockgen.explain import explain
+
+    text = read_input(args.file)
+    ctx, notes = build_context(getattr(args, "root", None), args.member, args.driver, not args.no_host)
+    for n in notes:
+        print(f"lockgen: {n}", file=sys.stderr)
+    result = explain(text, ctx=ctx)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        print()
+        return 0 if result.recognised else 1
+    out = sys.stdout
+    if not result.recognised:
+        print("not recognised: no class of lockgen's error knowledge matches this text.", file=out)
+        if result.last_error:
+            print(f"last error line: {result.last_error}", file=out)
+        print("checked:", file=out)
+        for c in result.checked:
+            print(f"  - {c}", file=out)
+        print(
+            "lockgen does not guess. `lockgen doctor` checks this machine against the lock; the knowledge lives in "
+            "lockgen/src/lockgen/data/errors.toml.",
+            file=out,
+        )
+        return 1
+    print(f"{'partly recognised' if result.partial else 'recognised'}: {result.title}", file=out)
+    print(f"category: {result.category} - {result.category_title}", file=out)
+    print(f"  (decision tree: {result.branch})", file=out)
+    print(f"cause: {result.cause}", file=out)
+    for d in result.details:
+        print(f"here: {d}", file=out)
+    print("fix (uv, this workspace):", file=out)
+    for f in result.fix_uv:
+        print(f"  - {f}", file=out)
+    print("fix (pip, e.g. Colab):", file=out)
+    for f in result.fix_pip:
+        print(f"  - {f}", file=out)
+    print(f'matched: "{result.evidence}"', file=out)
+    print(f"source: {result.source}", file=out)
+    if result.also:
+        print(f"also matched (less specific): {', '.join(result.also)}", file=out)
+    return 0

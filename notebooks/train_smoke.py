@@ -1,0 +1,298 @@
+# /// script
+# # lockgen export --format pep723: exact pins of the train member from uv.lock; regenerate, do not edit
+# requires-python = "==3.12.*"
+# dependencies = [
+#     "marimo==0.25.2",
+#     "ipython==9.18.1",
+#     "accelerate==1.15.0",
+#     "aiohappyeyeballs==2.7.1",
+#     "aiohttp==3.14.5",
+#     "aiosignal==1.4.0",
+#     "annotated-doc==0.0.7",
+#     "annotated-types==0.8.0",
+#     "anyio==4.16.0",
+#     "attrs==26.1.0",
+#     "bitsandbytes==0.50.2",
+#     "certifi==2026.10.19.post1",
+#     "charset-normalizer==3.5.3",
+#     "click==8.5.1",
+#     "cuda-bindings==12.9.4 ; platform_machine == 'x86_64'",
+#     "cuda-pathfinder==1.9.1 ; platform_machine == 'x86_64'",
+#     "cut-cross-entropy==25.1.1",
+#     "datasets==4.8.5",
+#     "diffusers==0.42.1",
+#     "dill==0.4.1",
+#     "docstring-parser==0.18.0",
+#     "einops==0.8.2",
+#     "filelock==4.3.1",
+#     "frozenlist==1.8.0",
+#     "fsspec==2026.2.0",
+#     "h11==0.16.0",
+#     "hf-transfer==0.1.9",
+#     "hf-xet==1.8.0",
+#     "httpcore==1.0.9",
+#     "httpx==0.28.1",
+#     "huggingface-hub==1.33.0",
+#     "idna==3.20",
+#     "importlib-metadata==10.2.0",
+#     "jinja2==3.1.6",
+#     "json5==0.17.3",
+#     "lazy-importer==0.1.0",
+#     "markdown-it-py==4.3.0",
+#     "markupsafe==3.0.4",
+#     "mdurl==0.1.2",
+#     "mpmath==1.3.0",
+#     "msgspec==0.22.0",
+#     "multidict==7.2.1",
+#     "multiprocess==0.70.19",
+#     "nest-asyncio==1.6.0",
+#     "networkx==3.7",
+#     "numpy==2.5.5",
+#     "nvidia-cublas-cu12==12.8.4.1 ; platform_machine == 'x86_64'",
+#     "nvidia-cuda-cupti-cu12==12.8.90 ; platform_machine == 'x86_64'",
+#     "nvidia-cuda-nvrtc-cu12==12.8.93 ; platform_machine == 'x86_64'",
+#     "nvidia-cuda-runtime-cu12==12.8.90 ; platform_machine == 'x86_64'",
+#     "nvidia-cudnn-cu12==9.10.2.21 ; platform_machine == 'x86_64'",
+#     "nvidia-cufft-cu12==11.3.3.83 ; platform_machine == 'x86_64'",
+#     "nvidia-cufile-cu12==1.13.1.3 ; platform_machine == 'x86_64'",
+#     "nvidia-curand-cu12==10.3.9.90 ; platform_machine == 'x86_64'",
+#     "nvidia-cusolver-cu12==11.7.3.90 ; platform_machine == 'x86_64'",
+#     "nvidia-cusparse-cu12==12.5.8.93 ; platform_machine == 'x86_64'",
+#     "nvidia-cusparselt-cu12==0.7.1 ; platform_machine == 'x86_64'",
+#     "nvidia-nccl-cu12==2.27.5 ; platform_machine == 'x86_64'",
+#     "nvidia-nvjitlink-cu12==12.8.93 ; platform_machine == 'x86_64'",
+#     "nvidia-nvshmem-cu12==3.4.5 ; platform_machine == 'x86_64'",
+#     "nvidia-nvtx-cu12==12.8.90 ; platform_machine == 'x86_64'",
+#     "packaging==26.4",
+#     "pandas==3.1.1",
+#     "peft==0.21.2",
+#     "pillow==13.0.0",
+#     "propcache==0.5.4",
+#     "protobuf==7.36.2",
+#     "psutil==7.2.2",
+#     "pyarrow==26.0.1",
+#     "pydantic==2.14.4",
+#     "pydantic-core==2.50.5",
+#     "pygments==2.21.0",
+#     "python-dateutil==4.0.0",
+#     "pyyaml==6.0.4",
+#     "regex==2026.11.19",
+#     "requests==2.34.2",
+#     "rich==15.0.0",
+#     "safetensors==0.8.0",
+#     "sentencepiece==0.2.3",
+#     "setuptools==84.2.1",
+#     "shellingham==1.5.4",
+#     "structlog==26.1.0",
+#     "sympy==1.14.0",
+#     "tokenizers==0.23.3",
+#     "torch==2.10.0",
+#     "torchao==0.18.0",
+#     "torchvision==0.25.0",
+#     "tqdm==4.70.1",
+#     "transformers==5.17.0",
+#     "triton==3.8.0 ; platform_machine == 'aarch64'",
+#     "triton==3.6.0 ; platform_machine == 'x86_64'",
+#     "trl==1.15.0",
+#     "typeguard==4.6.1",
+#     "typer==0.29.2",
+#     "typing-extensions==4.16.0",
+#     "typing-inspection==0.4.5",
+#     "tyro==1.0.17",
+#     "tzdata==2026.6",
+#     "unsloth==2026.10.9",
+#     "unsloth-zoo==2026.10.9",
+#     "urllib3==2.8.0",
+#     "wheel==0.48.0",
+#     "xformers==0.0.34 ; platform_machine == 'x86_64'",
+#     "xxhash==4.1.0",
+#     "yarl==1.25.1",
+#     "zipp==4.1.2",
+# ]
+#
+# [tool.lockgen.export]
+# member = "train"
+# extra = ["marimo==0.25.2", "ipython==9.18.1"]
+# ///
+
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    mo.md(
+        r"""
+        # Train smoke, as a notebook
+
+        The `train-smoke` check of `workspaces/train` in marimo form: a tiny random Llama and a word-level tokenizer
+        are built offline, then Unsloth + TRL run a few LoRA SFT steps on a small chat dataset. Without a GPU,
+        Unsloth 2026.10 trains on CPU (a few seconds of training after about 20 s of imports).
+
+        The `# /// script` header above is written by lockgen from `uv.lock` - the exact pins of the `train`
+        member - so `uv run notebooks/train_smoke.py` or `marimo edit --sandbox notebooks/train_smoke.py` gets the
+        same environment as `uv sync --frozen --package train`. Regenerate it with
+        `lockgen export --member train --format pep723 --into notebooks/train_smoke.py`.
+        """
+    )
+    return (mo,)
+
+
+@app.cell
+def _():
+    import os
+
+    for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "UNSLOTH_DISABLE_STATISTICS"):
+        os.environ[_var] = "1"  # nothing is downloaded
+    import torch
+    import unsloth  # before transformers, TRL and PEFT: it patches them
+    from datasets import Dataset
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from trl import SFTConfig, SFTTrainer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"unsloth {unsloth.__version__}, torch {torch.__version__}, device {device}")
+    return (
+        Dataset,
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+        SFTConfig,
+        SFTTrainer,
+        Tokenizer,
+        device,
+        models,
+        pre_tokenizers,
+        processors,
+        torch,
+        unsloth,
+    )
+
+
+@app.cell
+def _(LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Tokenizer, models, pre_tokenizers, processors, torch):
+    import tempfile
+    from pathlib import Path
+
+    work = Path(tempfile.mkdtemp(prefix="train-smoke-notebook-"))
+    _special = ["<pad>", "<unk>", "<s>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+    # fmt: off
+    _words = [
+        "the", "a", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "cat", "dog",
+        "bird", "fish", "tree", "river", "stone", "cloud", "sun", "moon", "red", "blue", "green", "small",
+        "big", "what", "colour", "is", "and", "are", "please",
+    ]
+    # fmt: on
+    _vocab = {t: i for i, t in enumerate(_special + _words)}
+    _core = Tokenizer(models.WordLevel(vocab=_vocab, unk_token="<unk>"))
+    _core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    _core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", _vocab["<s>"])])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_core,
+        bos_token="<s>",
+        eos_token="<|end|>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        additional_special_tokens=["<|system|>", "<|user|>", "<|assistant|>"],
+    )
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    model_dir = work / "model"
+    tokenizer.save_pretrained(str(model_dir))
+    torch.manual_seed(0)
+    _config = LlamaConfig(
+        vocab_size=64 * -(-len(tokenizer) // 64),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(_config).to(torch.bfloat16).save_pretrained(str(model_dir))
+    print(f"tiny Llama in {model_dir}")
+    return model_dir, work
+
+
+@app.cell
+def _(Dataset, SFTConfig, SFTTrainer, device, model_dir, torch, unsloth, work):
+    _things = ["cat", "dog", "bird", "fish", "tree", "river", "stone", "cloud", "sun", "moon"]
+    _colours = ["red", "blue", "green"]
+    _numbers = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    _chats = [
+        [
+            {"role": "user", "content": f"what colour is the {_things[i % 10]} please"},
+            {
+                "role": "assistant",
+                "content": f"the {_things[i % 10]} is {_colours[i % 3]} and {_numbers[i % 10]} "
+                f"{_things[i % 10]} are big",
+            },
+        ]
+        for i in range(16)
+    ]
+    _bf16 = unsloth.is_bfloat16_supported()
+    model, tok = unsloth.FastLanguageModel.from_pretrained(
+        model_name=str(model_dir),
+        max_seq_length=64,
+        dtype=torch.bfloat16 if _bf16 else (torch.float16 if device == "cuda" else torch.float32),
+        load_in_4bit=device == "cuda",
+    )
+    model = unsloth.FastLanguageModel.get_peft_model(
+        model,
+        r=8,
+        lora_alpha=16,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        use_gradient_checkpointing="unsloth",
+        random_state=3407,
+    )
+    _texts = [tok.apply_chat_template(c, tokenize=False) for c in _chats]
+    trainer = SFTTrainer(
+        model=model,
+        processing_class=tok,
+        train_dataset=Dataset.from_dict({"text": _texts}),
+        args=SFTConfig(
+            output_dir=str(work / "adapter"),
+            max_steps=6,
+            per_device_train_batch_size=4,
+            learning_rate=5e-3,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            bf16=_bf16,
+            fp16=device == "cuda" and not _bf16,
+            dataset_text_field="text",
+            max_length=64,
+        ),
+    )
+    trainer.train()
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    model.save_pretrained(str(work / "adapter"))
+    print("losses:", ", ".join(f"{x:.3f}" for x in losses))
+    return (losses,)
+
+
+@app.cell
+def _(losses, mo, work):
+    import math
+
+    ok = bool(losses) and all(math.isfinite(x) for x in losses) and (work / "adapter" / "adapter_config.json").exists()
+    print("train smoke:", "ok" if ok else "FAILED")
+    mo.md(
+        f"**{'ok' if ok else 'FAILED'}**: {len(losses)} steps, final loss {losses[-1]:.3f}, adapter in `{work}/adapter`"
+    )
+    return
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,332 @@
+# ruff: noqa: E402  (the member sources go on sys.path before they are imported)
+"""Pure parts of the train and serve members: dataset parsing, arguments, precision defaults, vLLM command lines.
+
+The root environment has neither torch nor vllm, so importing these modules here also proves they stay importable
+without them (the heavy imports live inside functions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+for src in (ROOT / "workspaces/train/src", ROOT / "workspaces/serve/src"):
+    if str(src) not in sys.path:
+        sys.path.insert(0, str(src))
+
+from serve import cli as serve_cli
+from serve.config import (
+    Adapter,
+    ServeConfig,
+    adapter_from_config,
+    lora_rank_bucket,
+    pick_model,
+    split_lora_arg,
+    split_passthrough,
+    vllm_argv,
+)
+from serve.config import UsageError as ServeUsageError
+from train import cli as train_cli
+from train.config import TrainConfig, UsageError, model_source, parse_train_args, precision
+from train.dataset import DatasetError, Message, parse_jsonl, read_dataset, render, to_jsonl
+from train.lora import TrainingError, TrainResult, check_result
+
+
+def test_heavy_libraries_not_imported() -> None:
+    for heavy in ("torch", "unsloth", "trl", "transformers", "vllm"):
+        assert heavy not in sys.modules, f"{heavy} imported at module level"
+
+
+# --- dataset ---------------------------------------------------------------------------------------------------------
+
+
+def test_plain_text_dataset() -> None:
+    ds = parse_jsonl('{"text": "hello world"}\n\n{"text": "second"}\n', "d.jsonl")
+    assert ds.kind == "text"
+    assert [(e.line, e.text) for e in ds.examples] == [(1, "hello world"), (3, "second")]
+
+
+def test_chat_dataset() -> None:
+    row = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    ds = parse_jsonl(json.dumps(row) + "\n", "d.jsonl")
+    assert ds.kind == "messages"
+    assert ds.examples[0].messages == (Message("user", "hi"), Message("assistant", "hello"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"text": "a"}\n{"text": ', "d.jsonl:2: not valid JSON"),
+        ("[1, 2]\n", 'd.jsonl:1: expected a JSON object with "text" or "messages", got an array'),
+        ('{"prompt": "x"}\n', 'd.jsonl:1: expected a "text" or "messages" key (keys here: prompt)'),
+        ('{"text": 3}\n', 'd.jsonl:1: "text" must be a string, got a number'),
+        ('{"text": "  "}\n', 'd.jsonl:1: "text" is empty'),
+        ('{"text": "a", "messages": []}\n', 'd.jsonl:1: has both "text" and "messages"; keep one per line'),
+        ('{"messages": []}\n', 'd.jsonl:1: "messages" must be a non-empty array of turns, got an array'),
+        ('{"messages": [{"role": "bot", "content": "x"}]}\n', "d.jsonl:1: messages[0].role must be one of"),
+        ('{"messages": [{"role": "user", "content": null}]}\n', "d.jsonl:1: messages[0].content must be a string"),
+        ('{"messages": [{"role": "user", "content": "q"}]}\n', "d.jsonl:1: conversation has no assistant turn"),
+        (
+            '{"text": "a"}\n{"messages": [{"role": "assistant", "content": "x"}]}\n',
+            'd.jsonl:2: is "messages" but line 1 is "text"; use one kind per file',
+        ),
+        ("\n\n", "d.jsonl: has no examples"),
+    ],
+)
+def test_bad_dataset_lines_give_one_line_errors(content: str, expected: str) -> None:
+    with pytest.raises(DatasetError) as err:
+        parse_jsonl(content, "d.jsonl")
+    message = str(err.value)
+    assert message.startswith(expected)
+    assert "\n" not in message
+
+
+def test_read_dataset_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"missing\.jsonl: not found$"):
+        read_dataset(tmp_path / "missing.jsonl")
+    with pytest.raises(DatasetError, match="is a directory"):
+        read_dataset(tmp_path)
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match=r"latin1\.jsonl:2: is not UTF-8 text"):
+        read_dataset(bad)
+
+
+def test_read_dataset_accepts_bom_and_roundtrips_to_jsonl(tmp_path: Path) -> None:
+    rows = [{"text": "grüße"}, {"text": "two"}]
+    f = tmp_path / "d.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + to_jsonl(rows).encode("utf-8"))
+    assert [e.text for e in read_dataset(f).examples] == ["grüße", "two"]
+
+
+def test_render_uses_the_template_and_names_the_failing_line() -> None:
+    chats = [
+        {"messages": [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]},
+        {"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a2"}]},
+    ]
+    ds = parse_jsonl(to_jsonl(chats), "c.jsonl")
+
+    def template(turns: list[dict[str, str]]) -> str:
+        if turns[0]["role"] == "system":
+            raise ValueError("System role not supported\nmore detail")
+        return "|".join(f"{t['role']}:{t['content']}" for t in turns)
+
+    with pytest.raises(
+        DatasetError, match="^c.jsonl:2: the model's chat template rejected it: System role not supported$"
+    ):
+        render(ds, template)
+    assert render(parse_jsonl(to_jsonl(chats[:1]), "c.jsonl"), template) == ["user:q1|assistant:a1"]
+    with pytest.raises(DatasetError, match="has no chat template"):
+        render(ds, None)
+    text = parse_jsonl('{"text": "plain"}\n', "t.jsonl")
+    assert render(text, None) == ["plain"]
+
+
+# --- train arguments and defaults ------------------------------------------------------------------------------------
+
+
+def test_train_defaults() -> None:
+    c = parse_train_args(["--model", "m", "--dataset", "d.jsonl", "--output", "out"])
+    assert (c.max_steps, c.lora_r, c.learning_rate, c.load_in_4bit, c.bf16) == (60, 16, 2e-4, "auto", "auto")
+    assert c.dataset == Path("d.jsonl") and c.progress is True
+
+
+@pytest.mark.parametrize(
+    "bad", [["--max-steps", "0"], ["--max-steps", "x"], ["--lora-dropout", "1"], ["--bf16", "yes"]]
+)
+def test_train_bad_arguments_exit_2(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        parse_train_args(["--model", "m", "--dataset", "d", "--output", "o", *bad])
+    assert e.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("cuda", "bf16_ok", "four", "bf16", "expected"),
+    [
+        (True, True, "auto", "auto", (True, True, False)),  # H100/A100/L4: QLoRA in bf16
+        (True, False, "auto", "auto", (True, False, True)),  # T4: QLoRA in fp16
+        (False, True, "auto", "auto", (False, True, False)),  # CPU with AMX/AVX512-BF16
+        (False, False, "auto", "auto", (False, False, False)),  # plain CPU: fp32
+        (True, True, "off", "off", (False, False, True)),  # forced 16-bit weights, fp16 compute
+        (False, True, "on", "auto", (True, True, False)),  # asked for: Unsloth's CPU path falls back itself
+    ],
+)
+def test_precision_defaults(cuda: bool, bf16_ok: bool, four: str, bf16: str, expected: tuple[bool, bool, bool]) -> None:
+    c = TrainConfig(model="m", dataset=Path("d"), output=Path("o"), load_in_4bit=four, bf16=bf16)  # type: ignore[arg-type]
+    p = precision(c, cuda=cuda, bf16_supported=bf16_ok)
+    assert (p.load_in_4bit, p.bf16, p.fp16) == expected
+
+
+def test_precision_refuses_forced_bf16_without_support() -> None:
+    c = TrainConfig(model="m", dataset=Path("d"), output=Path("o"), bf16="on")
+    with pytest.raises(UsageError, match="no bfloat16 support"):
+        precision(c, cuda=True, bf16_supported=False)
+
+
+@pytest.mark.parametrize(
+    ("model", "exists", "expected"),
+    [("/models/x", True, "local"), ("unsloth/Llama-3.2-1B", False, "hub"), ("gpt2", False, "hub")],
+)
+def test_model_source(model: str, exists: bool, expected: str) -> None:
+    assert model_source(model, exists) == expected
+
+
+@pytest.mark.parametrize("model", ["./missing", "/abs/missing", "a/b/c", "~/m", "has space/x"])
+def test_model_source_rejects_missing_paths(model: str) -> None:
+    with pytest.raises(UsageError, match="no such directory"):
+        model_source(model, False)
+
+
+def _result(losses: tuple[float, ...], steps: int = 3) -> TrainResult:
+    from train.config import Precision
+
+    return TrainResult(Path("o"), steps, losses, "cpu", Precision(False, True, False), 4, 1.0)
+
+
+def test_check_result() -> None:
+    check_result(_result((3.0, 2.5, 2.0)))
+    with pytest.raises(TrainingError, match="loss became nan at logged step 2"):
+        check_result(_result((3.0, math.nan, 2.0)))
+    with pytest.raises(TrainingError, match="without a logged step"):
+        check_result(_result((), steps=0))
+
+
+def test_train_lora_bad_dataset_exits_2_before_any_heavy_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "ok"}\n{"txt": "typo"}\n', encoding="utf-8")
+    code = train_cli.main(["--model", str(tmp_path), "--dataset", str(data), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1] == f'train-lora: error: {data}:2: expected a "text" or "messages" key (keys here: txt)'
+    assert "torch" not in sys.modules
+
+
+def test_train_lora_missing_model_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = train_cli.main(["--model", "./no-such-model", "--dataset", "d.jsonl", "--output", str(tmp_path)])
+    assert code == 2
+    assert "train-lora: error: model './no-such-model': no such directory" in capsys.readouterr().err
+
+
+# --- serve -----------------------------------------------------------------------------------------------------------
+
+LORA_CONFIG = {"peft_type": "LORA", "r": 8, "bias": "none", "base_model_name_or_path": "/models/tiny"}
+
+
+def test_split_lora_arg() -> None:
+    assert split_lora_arg("chat=/a/b") == ("chat", "/a/b")
+    assert split_lora_arg("/runs/adapter-7/") == ("adapter-7", "/runs/adapter-7/")
+    with pytest.raises(ServeUsageError, match="adapter name 'a b'"):
+        split_lora_arg("a b=/x")
+    with pytest.raises(ServeUsageError, match="no adapter path"):
+        split_lora_arg("name=")
+
+
+def test_adapter_from_config() -> None:
+    a = adapter_from_config("chat", "/a", {**LORA_CONFIG, "rank_pattern": {"q_proj": 32}})
+    assert a == Adapter("chat", "/a", 32, "/models/tiny")
+    with pytest.raises(ServeUsageError, match="peft_type is 'IA3'"):
+        adapter_from_config("x", "/a", {**LORA_CONFIG, "peft_type": "IA3"})
+    with pytest.raises(ServeUsageError, match="bias is 'all'"):
+        adapter_from_config("x", "/a", {**LORA_CONFIG, "bias": "all"})
+    with pytest.raises(ServeUsageError, match="modules_to_save"):
+        adapter_from_config("x", "/a", {**LORA_CONFIG, "modules_to_save": ["lm_head"]})
+    with pytest.raises(ServeUsageError, match="r \\(the LoRA rank\\) is 0"):
+        adapter_from_config("x", "/a", {**LORA_CONFIG, "r": 0})
+
+
+@pytest.mark.parametrize(("rank", "bucket"), [(1, 1), (2, 8), (8, 8), (9, 16), (64, 64), (300, 320), (512, 512)])
+def test_lora_rank_bucket(rank: int, bucket: int) -> None:
+    assert lora_rank_bucket(rank) == bucket
+
+
+def test_lora_rank_bucket_too_big() -> None:
+    with pytest.raises(ServeUsageError, match="above vLLM's largest"):
+        lora_rank_bucket(513)
+
+
+def test_pick_model() -> None:
+    a = Adapter("a", "/a", 8, "/base")
+    b = Adapter("b", "/b", 8, "/other")
+    assert pick_model("explicit", [a, b]) == "explicit"
+    assert pick_model(None, [a]) == "/base"
+    with pytest.raises(ServeUsageError, match="different base models"):
+        pick_model(None, [a, b])
+    with pytest.raises(ServeUsageError, match="no model"):
+        pick_model(None, [])
+
+
+def test_vllm_argv_one_gpu_defaults_with_adapters() -> None:
+    config = ServeConfig(
+        model="/base",
+        adapters=(Adapter("a", "/a", 8, None), Adapter("b", "/b", 24, None)),
+        max_model_len=4096,
+        extra=("--seed", "1"),
+    )
+    assert vllm_argv(config) == [
+        "serve", "/base",
+        "--host", "127.0.0.1", "--port", "8000",
+        "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.9",
+        "--max-model-len", "4096",
+        "--enable-lora", "--max-loras", "2", "--max-lora-rank", "32", "--lora-modules", "a=/a", "b=/b",
+        "--seed", "1",
+    ]  # fmt: skip
+
+
+def test_vllm_argv_without_adapters_has_no_lora_flags() -> None:
+    argv = vllm_argv(ServeConfig(model="org/m", port=9000, gpu_memory_utilization=0.5))
+    assert argv == ["serve", "org/m", "--host", "127.0.0.1", "--port", "9000", "--tensor-parallel-size", "1",
+                    "--gpu-memory-utilization", "0.5"]  # fmt: skip
+
+
+def test_split_passthrough() -> None:
+    assert split_passthrough(["--model", "m", "--", "--seed", "3"]) == (["--model", "m"], ("--seed", "3"))
+    assert split_passthrough(["--model", "m"]) == (["--model", "m"], ())
+
+
+def test_serve_dry_run_reads_the_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adapter = tmp_path / "run1"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({**LORA_CONFIG, "r": 16}), encoding="utf-8")
+    monkeypatch.setattr(serve_cli, "vllm_program", lambda: ["/env/bin/vllm"])
+    assert serve_cli.main(["--lora", str(adapter), "--dry-run", "--", "--seed", "7"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == (
+        "/env/bin/vllm serve /models/tiny --host 127.0.0.1 --port 8000 --tensor-parallel-size 1 "
+        f"--gpu-memory-utilization 0.9 --enable-lora --max-loras 1 --max-lora-rank 16 --lora-modules run1={adapter} "
+        "--seed 7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "argv", "message"),
+    [
+        ("none", ["--lora", "x={dir}/missing"], "is not a directory"),
+        ("empty", ["--lora", "x={dir}/a"], "adapter_config.json not found"),
+        ("garbage", ["--lora", "x={dir}/a"], "cannot be read as JSON"),
+        ("ok", ["--lora", "x={dir}/a", "--lora", "x={dir}/a"], "given twice"),
+    ],
+)
+def test_serve_bad_adapters_exit_2(
+    tmp_path: Path, setup: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = tmp_path / "a"
+    if setup != "none":
+        a.mkdir()
+    if setup == "garbage":
+        (a / "adapter_config.json").write_text("{not json", encoding="utf-8")
+    if setup == "ok":
+        (a / "adapter_config.json").write_text(json.dumps(LORA_CONFIG), encoding="utf-8")
+    code = serve_cli.main([x.format(dir=tmp_path) for x in argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1

@@ -1,0 +1,225 @@
+"""`serve-smoke`: prove the serve environment can serve what train makes.
+
+Uses the tiny model (and LoRA adapter) that `train-smoke` leaves in its work directory. Always, also on CPU:
+vllm imports, vLLM's own `vllm serve` parser accepts the command line `serve` would run, vLLM builds a model config
+for the model (architecture known, text generation), vLLM's tokenizer loader round-trips a prompt, and the adapter
+passes vLLM's LoRA checks. With a GPU: vLLM loads the model and generates a few tokens, with and without the
+adapter. Without one it says that generation was skipped (and fails with --require-gpu).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from serve.cli import read_adapter
+from serve.config import Adapter, ServeConfig, lora_rank_bucket, vllm_argv
+
+PROG = "serve-smoke"
+# Where train-smoke writes by default (train.smoke.DEFAULT_OUT; serve cannot import train: separate envs).
+DEFAULT_WORK = Path(tempfile.gettempdir()) / "gpu-workspace-smoke"
+PROMPT = "what colour is the cat please"
+MAX_LEN = 128
+
+
+class SmokeFailure(RuntimeError):
+    """A check failed; `str(e)` names it in one line."""
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """One line for an exception: its type and first message line (pydantic's: the first two, the cause)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    keep = lines[:2] if type(error).__name__ == "ValidationError" else lines[:1]
+    text = f"{type(error).__name__}: {' / '.join(keep)}" if keep else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check(name: str, fn: Callable[[], str]) -> str:
+    """Run one check; its return value is the detail printed on success."""
+    try:
+        detail = fn()
+    except SmokeFailure:
+        raise
+    except Exception as e:  # any failure inside vLLM is a failed check, reported in one line
+        raise SmokeFailure(f"{name}: {first_line(e)}") from e
+    print(f"{PROG}: ok: {name}: {detail}", flush=True)
+    return detail
+
+
+def parse_with_vllm(argv: list[str]) -> Any:
+    """Parse `vllm serve` arguments with vLLM's own parser and validation (as `vllm serve` would)."""
+    from vllm import platforms
+    from vllm.entrypoints.cli.serve import ServeSubcommand
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    previous = platforms.current_platform
+    swap = previous.is_unspecified()
+    if swap:
+        # No GPU: vLLM's parser needs a device type to build its defaults; borrow the CPU platform for the parse,
+        # as `vllm bench` does, and put the detected one back afterwards.
+        from vllm.platforms.cpu import CpuPlatform
+
+        platforms.current_platform = CpuPlatform()
+    try:
+        parser = FlexibleArgumentParser(prog="vllm")
+        subparsers = parser.add_subparsers(dest="subparser")
+        command = ServeSubcommand()
+        command.subparser_init(subparsers)
+        args = parser.parse_args(argv)
+        command.validate(args)
+    finally:
+        if swap:
+            platforms.current_platform = previous
+    return args
+
+
+def cpu_checks(model_dir: Path, adapter: Adapter | None) -> None:
+    """Everything that needs no GPU."""
+
+    def imports() -> str:
+        import vllm
+
+        return f"vllm {vllm.__version__}"
+
+    check("import", imports)
+
+    config = ServeConfig(model=str(model_dir), adapters=(adapter,) if adapter else (), max_model_len=MAX_LEN)
+
+    def cli() -> str:
+        args = parse_with_vllm(vllm_argv(config))
+        enabled = getattr(args, "enable_lora", False)
+        return f"`vllm serve` accepts serve's command line (enable_lora={enabled}, max_lora_rank={args.max_lora_rank})"
+
+    check("serve command line", cli)
+
+    def model_config() -> str:
+        from vllm.engine.arg_utils import EngineArgs
+
+        engine_args = EngineArgs(model=str(model_dir), max_model_len=MAX_LEN, enforce_eager=True)
+        mc = engine_args.create_model_config()
+        if not mc.registry.is_text_generation_model(mc.architectures, mc):
+            raise SmokeFailure(f"model config: {mc.architectures} is not a text generation model for vLLM")
+        return f"{', '.join(mc.architectures)}, dtype {mc.dtype}, max_model_len {mc.max_model_len}"
+
+    check("model config", model_config)
+
+    def tokenizer() -> str:
+        from vllm.tokenizers import get_tokenizer
+
+        tok = get_tokenizer(str(model_dir))
+        ids = tok.encode(PROMPT, add_special_tokens=False)
+        if tok.unk_token_id is not None and tok.unk_token_id in ids:
+            raise SmokeFailure(f"tokenizer: {PROMPT!r} has unknown words under vLLM's tokenizer loader")
+        text = tok.decode(ids)
+        if text.strip() != PROMPT:
+            raise SmokeFailure(f"tokenizer: decode(encode({PROMPT!r})) gave {text!r}")
+        return f"{type(tok).__name__}, {len(ids)} tokens round-trip"
+
+    check("tokenizer", tokenizer)
+
+    if adapter is not None:
+
+        def lora() -> str:
+            from vllm.config.lora import LoRAConfig
+            from vllm.lora.peft_helper import PEFTHelper
+
+            helper = PEFTHelper.from_local_dir(adapter.path, max_position_embeddings=MAX_LEN)
+            helper.validate_legal(LoRAConfig(max_lora_rank=lora_rank_bucket(adapter.rank)))  # type: ignore[arg-type]
+            return f"{adapter.path} (rank {adapter.rank}) passes vLLM's LoRA checks"
+
+        check("adapter", lora)
+
+
+def generate(model_dir: Path, adapter: Adapter | None, max_tokens: int) -> None:
+    """On a GPU: load the model in vLLM and generate `max_tokens` tokens, then again through the adapter."""
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    holder: dict[str, Any] = {}
+
+    def load() -> str:
+        holder["llm"] = LLM(
+            model=str(model_dir),
+            max_model_len=MAX_LEN,
+            enforce_eager=True,
+            gpu_memory_utilization=0.30,
+            enable_lora=adapter is not None,
+            max_lora_rank=lora_rank_bucket(adapter.rank) if adapter else 16,
+            max_num_seqs=4,
+        )
+        return f"{model_dir} loaded on the GPU"
+
+    check("load on GPU", load)
+    llm = holder["llm"]
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+
+    def run(request: Any, label: str) -> str:
+        out = llm.generate([PROMPT], params, lora_request=request)
+        got = out[0].outputs[0]
+        if len(got.token_ids) != max_tokens:
+            raise SmokeFailure(f"generate{label}: {len(got.token_ids)} tokens, expected {max_tokens}")
+        return f"{len(got.token_ids)} tokens: {got.text!r}"
+
+    check("generate", lambda: run(None, ""))
+    if adapter is not None:
+        request = LoRARequest(adapter.name, 1, adapter.path)
+        check("generate with adapter", lambda: run(request, " with adapter"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `serve-smoke` argument parser."""
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"train-smoke's --out (default {DEFAULT_WORK})")
+    p.add_argument("--model-dir", type=Path, help="model to load (default WORK/model)")
+    p.add_argument("--adapter-dir", type=Path, help="LoRA adapter (default WORK/adapter when it exists)")
+    p.add_argument("--max-tokens", type=int, default=8)
+    p.add_argument("--require-gpu", action="store_true", help="fail instead of skipping generation (GPU runners)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `serve-smoke`."""
+    args = build_parser().parse_args(argv)
+    model_dir: Path = args.model_dir or args.work / "model"
+    adapter_dir: Path | None = args.adapter_dir or (args.work / "adapter")
+    if not (model_dir / "config.json").is_file():
+        print(
+            f"{PROG}: error: no model at {model_dir}: run `train-smoke --out {args.work}` first, or pass --model-dir",
+            file=sys.stderr,
+        )
+        return 2
+    if args.adapter_dir is None and not (adapter_dir / "adapter_config.json").is_file():
+        adapter_dir = None
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ[var] = "1"  # the smoke never downloads
+    os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: simpler failures
+    try:
+        adapter = read_adapter(f"smoke={adapter_dir}") if adapter_dir is not None else None
+        cpu_checks(model_dir, adapter)
+        import torch
+
+        if torch.cuda.is_available():
+            generate(model_dir, adapter, args.max_tokens)
+            print(f"{PROG}: passed on {torch.cuda.get_device_name(0)}")
+            return 0
+    except SmokeFailure as e:
+        print(f"{PROG}: failed: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # serve.config.UsageError from the adapter
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    if args.require_gpu:
+        print(f"{PROG}: failed: --require-gpu but torch {torch.__version__} sees no CUDA device", file=sys.stderr)
+        return 1
+    print(f"{PROG}: passed the CPU checks; generation skipped: no GPU (torch {torch.__version__} sees no CUDA device)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
