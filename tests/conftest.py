@@ -29,8 +29,9 @@ def repo_root() -> Path:
 
 
 def copy_workspace(dest: Path) -> Path:
-    """Copy the files that define the workspace (pyprojects, lock, toolchain) into `dest`."""
-    for rel in WORKSPACE_FILES + tuple(p.relative_to(REPO).as_posix() for p in (REPO / "nix").glob("*.json")):
+    """Copy the files that define the workspace (pyprojects, lock, toolchain, notebooks) into `dest`."""
+    extra = [*(REPO / "nix").glob("*.json"), *(REPO / "notebooks").glob("*.py")]
+    for rel in WORKSPACE_FILES + tuple(p.relative_to(REPO).as_posix() for p in extra):
         src = REPO / rel
         if src.exists():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -155,6 +155,9 @@ def workspace_files(ws: Workspace) -> list[Path]:
     """Every file lock/bump may touch."""
     files = [ws.root / "pyproject.toml", ws.root / "uv.lock", ws.root / "nix" / "toolchain.json"]
     files += [ws.root / m.pyproject_file for m in ws.members.values() if m.path != "."]
+    from lockgen.notebooks import notebooks
+
+    files += [ws.root / nb.path for nb in notebooks(ws)]
     return files
 
 
@@ -183,9 +186,13 @@ def relock(
     before = _snapshot_members(ws)
     uv_runs = 0
 
+    seen_by_uv: dict[Path, bytes] = {}
+
     def uv(args: Sequence[str], what: str) -> UvResult:
         nonlocal uv_runs
         tx.effect(f"uv {what}")
+        seen_by_uv.clear()
+        seen_by_uv.update({p: p.read_bytes() for p in tx.snapshot if p.name == "pyproject.toml" and p.exists()})
         reporter.step(f"{what}: {_short(args)}")
         uv_runs += 1
         res = runner(list(args), cwd=root, on_line=reporter.detail, heartbeat=reporter.heartbeat)
@@ -219,14 +226,23 @@ def relock(
             if not found:
                 where = f"member {request.member}" if request.member else "any member"
                 raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
-        else:
-            for m in targets:
-                relax[m] = {} if fresh else {n: None for n in cuda_linked_pins(ws, m)}
-        # Steering rounds hold pure-Python packages at ">= what the first resolution chose": uv otherwise
-        # trades an excluded build for an ancient release of them (unsloth 2024.8 to dodge xformers).
-        floors: dict[str, dict[str, str]] = {m: {} for m in relax}
         # 2. the fleet as constraints, and builds excluded up front
         pre = list(pre_exclude(ws) if pre_exclude else [])
+        if request.kind == "lock":
+            # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
+            # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
+            # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
+            for m in targets:
+                relax[m] = {}
+                moving = set() if fresh else _must_move(ws, m, pre)
+                if moving:
+                    upgrade |= moving
+                    relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
+        # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
+        # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
+        # solution that way, they are freed too (one more uv run).
+        # (`bump` from the start - it never downgrades what the user did not name; `lock` in steering rounds.)
+        floors = {m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in relax.items()}
         # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
         steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
         stamp = request.exclude_newer or (
@@ -270,14 +286,15 @@ def relock(
                     tx.write(f, new.encode("utf-8"))
                 pins_written[ws.members[m].pyproject_file] = {k: v for k, v in wanted.items() if v}
 
-        write_relaxed(with_floors=False)
+        write_relaxed(with_floors=True)
         # 4. resolve, steering away from builds that disagree with torch (bounded)
         upgrade_args = [a for p in sorted(upgrade) for a in ("--upgrade-package", p)]
         for round_ in range(MAX_STEERING_ROUNDS + 1):
             res = uv(["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})")
             if res.returncode != 0 and any(floors.values()):
                 reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
-                write_relaxed(with_floors=False)
+                floors = {m: {} for m in floors}
+                write_relaxed(with_floors=True)
                 res = uv(["lock", *upgrade_args], "resolving without floors")
             if res.returncode != 0:
                 attempt = Attempt(window, tuple(entries), pins_written, request.package, request.to)
@@ -297,9 +314,14 @@ def relock(
                 reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
             steered += bad
             entries = write_root()
-            if round_ == 0:
-                floors = {m: _floors(ws_new, m, specs, request) for m, specs in relax.items()}
-                write_relaxed(with_floors=True)
+            # the members holding an excluded build free their torch family too (pure packages floored)
+            for m in relax:
+                inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
+                if any(inst.get(n) is not None and inst[n].version == v for n, v, _ in bad):
+                    fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
+                    relax[m].update({n: None for n in fam if n not in relax[m]})
+                    floors[m] = _floors(ws_new, m, relax[m], request)
+            write_relaxed(with_floors=True)
         ws_new = load_workspace(root)
         if not finalize:  # a preview (lockgen matrix): the resolution is all that is wanted
             return Outcome(
@@ -324,6 +346,7 @@ def relock(
             if new != f.read_text(encoding="utf-8"):
                 tx.write(f, new.encode("utf-8"))
         lock_file = root / "uv.lock"
+        pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
         same_constraints = tuple(entries) == managed_constraints(ws.pyproject)
         if same_constraints and _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
             # nothing moved: the original files already record exactly this - put them back, no second uv run
@@ -331,6 +354,8 @@ def relock(
             for p, data in tx.snapshot.items():
                 if data is not None and (p.read_bytes() if p.exists() else None) != data:
                     tx.write(p, data)
+        elif all(p.read_bytes() == seen_by_uv.get(p) for p in pyprojects):
+            pass  # the pins equal what uv resolved from: its lock is already the final one
         else:
             res = uv(["lock"], "recording the pins")
             if res.returncode != 0:
@@ -339,6 +364,12 @@ def relock(
         # 6. toolchain and check
         ws_final = load_workspace(root)
         _write_toolchain(ws_final, tx)
+        from lockgen.notebooks import notebooks, refreshed
+
+        for nb in notebooks(ws_final):
+            path, current, new_text = refreshed(ws_final, nb)
+            if new_text != current:
+                tx.write(path, new_text.encode("utf-8"))
         ws_final = load_workspace(root)
         from lockgen.commands.check import check_workspace
 
@@ -372,6 +403,23 @@ def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
             for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
                 out.append((normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
     return out
+
+
+def _must_move(ws: Workspace, member: str, pre: list[tuple[str, str, str]]) -> set[str]:
+    """The packages to re-resolve for a member the fleet no longer admits (empty when it still fits)."""
+    from packaging.requirements import Requirement
+
+    installed = ws.installed(member)
+    mc = member_cuda_from(member, installed)
+    stale = [
+        n
+        for n, c, _ in pre
+        if n in installed and not Requirement(c).specifier.contains(installed[n].version or "", True)
+    ]
+    outside = any(not ws.window.allows(v) for v in mc.versions)
+    if not (stale or outside):
+        return set()
+    return family_of("torch", installed) | set(stale)
 
 
 def _floors(ws: Workspace, member: str, specs: dict[str, str | None], request: Request) -> dict[str, str]:
@@ -423,10 +471,16 @@ def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
 STAGE_FILES = ("pyproject.toml", "uv.lock", ".python-version", "nix/toolchain.json")
 
 
+def _stage_extra(ws: Workspace) -> list[str]:
+    from lockgen.notebooks import notebooks
+
+    return [nb.path for nb in notebooks(ws)]
+
+
 def stage_copy(ws_root: Path, dest: Path) -> Path:
     """Copy what uv needs to lock the workspace (pyprojects, lock, toolchain) into `dest`."""
     ws = load_workspace(ws_root)
-    rels = list(STAGE_FILES) + [m.pyproject_file for m in ws.members.values() if m.path != "."]
+    rels = list(STAGE_FILES) + [m.pyproject_file for m in ws.members.values() if m.path != "."] + _stage_extra(ws)
     for rel in rels:
         src = ws_root / rel
         if src.exists():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -75,7 +77,11 @@ def _stream(
     heartbeat: Callable[[float], None] | None,
     every: float,
 ) -> UvResult:
-    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+    # uv runs in its own process group, so that an interrupted lockgen can end it and anything it started
+    # (otherwise a surviving grandchild keeps the pipes open and lockgen waits for it)
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as p:
         assert p.stderr is not None and p.stdout is not None
         stdout = p.stdout
         out_chunks: list[str] = []
@@ -101,7 +107,8 @@ def _stream(
                 on_line(line.rstrip("\n"))
             rc = p.wait()
         except BaseException:  # interrupted (SIGINT/SIGTERM -> exception): never leave uv running
-            p.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
             raise
         finally:
             done.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from train.config import TrainConfig, UsageError, model_source, parse_train_args
@@ -32,6 +33,9 @@ def run(config: TrainConfig, say: Say) -> TrainResult:
     Raises UsageError / DatasetError for bad input and TrainingError for an unusable run.
     """
     source = model_source(config.model, Path(config.model).expanduser().is_dir())
+    if source == "local":
+        # absolute, so the adapter's base_model_name_or_path (what `serve` loads) works from any directory
+        config = replace(config, model=str(Path(config.model).expanduser().resolve()))
     if source == "hub" and config.local_files_only:
         say(f"{config.model} is not a local directory; looking for it in the Hub cache only (--local-files-only)")
     check_output_dir(config.output)

@@ -1,0 +1,188 @@
+"""`lockgen lock` / `bump` through the command line: exit codes, messages, --json, --dry-run - against a local
+index (offline) - and the issue's done-when cases against real PyPI (marked `network`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import copy_workspace
+from lockgen.cli import main
+from lockgen.uvtool import find_uv
+from pkgworld import make_world, uv_env, write_index, write_workspace
+
+WORLD = make_world(
+    {"2.10.0": "12.8", "2.14.0": "13.0"},
+    packages={"servelib": {"0.19.0": ["torch==2.10.0"], "0.33.0": ["torch==2.14.0"]}},
+    members={"serve": ["servelib==0.33.0", "torch==2.14.0"]},
+)
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def local_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    urls = write_index(WORLD, tmp_path / "index").file_urls()
+    ws = write_workspace(WORLD, tmp_path / "ws", index_urls=urls, lockgen={"driver": "580.65.06", "gpus": ["L4"]})
+    env = uv_env(tmp_path / "cache", offline=True)
+    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        if k.startswith("UV_") or k.lower().endswith("_proxy"):
+            monkeypatch.setenv(k, v)
+    subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
+    return ws
+
+
+pytestmark_uv = pytest.mark.uv
+
+
+@pytest.mark.uv
+def test_lock_json_after_lowering_the_driver(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (local_ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570.124.06"')
+    (local_ws / "pyproject.toml").write_text(text)
+    code = main(["-C", str(local_ws), "lock", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(m["member"], m["cuda_before"], m["cuda_after"]) for m in out["members"]] == [("serve", "13.0", "12.8")]
+    changes = {c["package"]: (c["old"], c["new"]) for c in out["members"][0]["changes"]}
+    assert changes["torch"] == ("2.14.0", "2.10.0") and changes["servelib"] == ("0.33.0", "0.19.0")
+    assert out["uv_runs"] == 2 and "uv.lock" in out["changed_files"]
+    assert main(["-C", str(local_ws), "check", "--no-uv"]) == 0
+
+
+@pytest.mark.uv
+def test_bump_dry_run_prints_the_plan_and_writes_nothing(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (local_ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570"')
+    (local_ws / "pyproject.toml").write_text(text)
+    before = digest(local_ws)
+    code = main(["-C", str(local_ws), "bump", "torch", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0 and digest(local_ws) == before
+    assert "plan (dry run, nothing written)" in out
+    assert re.search(r"^serve: CUDA 13\.0 -> 12\.8$", out, re.M) and "torch: 2.14.0 -> 2.10.0" in out
+
+
+@pytest.mark.uv
+def test_bump_to_a_version_that_does_not_exist(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = digest(local_ws)
+    code = main(["-C", str(local_ws), "bump", "torch", "--to", "99.0.0"])
+    err = capsys.readouterr().err
+    assert code == 1 and digest(local_ws) == before
+    assert "no solution: torch 99.0.0 is not published" in err and "Traceback" not in err
+
+
+@pytest.mark.uv
+def test_bump_unknown_member_and_unknown_package(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(local_ws), "bump", "torch", "--member", "nope"]) == 2
+    assert "--member nope: not a member" in capsys.readouterr().err
+    assert main(["-C", str(local_ws), "bump", "left-pad"]) == 2
+    assert "left-pad is not installed by any member" in capsys.readouterr().err
+
+
+@pytest.mark.uv
+def test_sigint_from_outside_restores_every_file(local_ws: Path) -> None:
+    """A real Ctrl-C (SIGINT to the process) while uv runs: exit 130, files as before."""
+    fake = local_ws.parent / "slow-uv"
+    fake.write_text(f'#!/bin/sh\nsleep 30\nexec {find_uv()} "$@"\n')
+    fake.chmod(0o755)
+    text = (local_ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570"')
+    (local_ws / "pyproject.toml").write_text(text)
+    before = digest(local_ws)
+    env = {**os.environ, "UV": str(fake)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lockgen", "-C", str(local_ws), "lock"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until lockgen has written the constraints
+        if (local_ws / "pyproject.toml").read_text() != text:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(2)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and digest(local_ws) == before
+
+
+# ---- the issue's done-when cases on the real workspace, against PyPI ----
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    return copy_workspace(tmp_path / "repo")
+
+
+def _cuda_of(root: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(root), "check", "--json"], capture_output=True, text=True
+    )
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return {m["member"]: m["cuda"] for m in doc["members"] if m["cuda"]}
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_pypi_driver_570_relocks_both_members_to_cuda_12_8_or_older(repo_copy: Path) -> None:
+    text = (repo_copy / "pyproject.toml").read_text()
+    (repo_copy / "pyproject.toml").write_text(re.sub(r'driver = "[^"]+"', 'driver = "570.124.06"', text, count=1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(repo_copy), "lock"], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cudas = _cuda_of(repo_copy)  # also runs `uv lock --check`
+    assert set(cudas) == {"train", "serve"} and all(tuple(map(int, c.split("."))) <= (12, 8) for c in cudas.values()), (
+        cudas
+    )
+    pins = tomllib.loads((repo_copy / "workspaces/serve/pyproject.toml").read_text())["project"]["dependencies"]
+    assert all("==" in p for p in pins)
+
+
+@pytest.mark.network
+def test_pypi_bump_dry_run_changes_nothing(repo_copy: Path) -> None:
+    before = digest(repo_copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(repo_copy), "bump", "torch", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "plan (dry run, nothing written)" in proc.stdout and re.search(r"^train: CUDA ", proc.stdout, re.M)
+    assert digest(repo_copy) == before
+
+
+@pytest.mark.network
+def test_pypi_bump_to_99_explains_and_changes_nothing(repo_copy: Path) -> None:
+    before = digest(repo_copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(repo_copy), "bump", "torch", "--to", "99.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1
+    assert "torch 99.0.0 is not published" in proc.stderr and "uv said:" in proc.stderr
+    assert digest(repo_copy) == before
+    shutil.rmtree(repo_copy)
