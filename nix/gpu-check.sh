@@ -15,7 +15,7 @@ ls -l "$dir"
 import ctypes, importlib.util, os, sys
 d = sys.argv[1]
 spec = importlib.util.spec_from_file_location("dl", "nix/driver_libs.py")
-dl = importlib.util.module_from_spec(spec); spec.loader.exec_module(dl)
+dl = importlib.util.module_from_spec(spec); sys.modules["dl"] = dl; spec.loader.exec_module(dl)
 names = os.listdir(d)
 if d != dl.NIXOS_DRIVER_DIR:
     bad = [n for n in names if not dl.is_driver_lib(n, wsl="wsl" in os.path.realpath(os.path.join(d, n)))]

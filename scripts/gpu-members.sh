@@ -46,8 +46,12 @@ def say(ok, message):
 
 import torch
 
-say(torch.version.cuda is not None and torch.version.cuda.startswith("13.0"),
-    f"torch {torch.__version__} is a CUDA {torch.version.cuda} build (the lock's members use CUDA 13.0)")
+import json
+
+locked = {m: v["cuda"] for m, v in json.load(open("nix/toolchain.json"))["members"].items()}
+same = sorted(m for m, c in locked.items() if torch.version.cuda and torch.version.cuda.startswith(c))
+say(bool(same), f"torch {torch.__version__} is a CUDA {torch.version.cuda} build; members locked to that CUDA: "
+    f"{', '.join(same) or 'none'} (lock: {locked})")
 say(torch.cuda.is_available(), f"torch sees {torch.cuda.device_count()} CUDA device(s)")
 if not torch.cuda.is_available():
     sys.exit(1)

@@ -215,7 +215,9 @@ def relock(
                 if not fam:
                     continue
                 found = True
-                upgrade |= fam
+                # the runtime wheels follow torch's exact pins by themselves; asking uv to re-check each of them
+                # against the index only costs time
+                upgrade |= {n for n in fam if not n.startswith(("nvidia-", "cuda-"))}
                 direct = set(requirement_names(ws.members[m].data))
                 relax[m] = {n: None for n in fam & direct}
                 if request.to:

@@ -58,6 +58,14 @@ def run(args: argparse.Namespace) -> int:
             DriverVersion.parse(d)
         except ValueError as e:
             raise LockgenError(f"--drivers: {e}") from None
+    if args.gpus:  # a typo is bad input (exit 2), not one "no solution" row per driver
+        from lockgen.errors import InputError
+        from lockgen.fleet import fleet_from_config
+
+        try:
+            fleet_from_config({"driver": drivers[0] if drivers else "580", "gpus": list(args.gpus)}, ws.knowledge)
+        except InputError as e:
+            raise LockgenError(f"--gpus: {e.message}") from None
     reporter = Reporter(quiet=False)
     rows: list[dict[str, Any]] = []
     for i, driver in enumerate(drivers, 1):
