@@ -41,6 +41,7 @@ import io
 import os
 import shutil
 import struct
+import sys
 import threading
 import tomllib
 import zipfile
@@ -667,16 +668,10 @@ def write_workspace(
 
 
 def uv_binary() -> str:
-    """The uv to test with: $UV, else the project's pinned interpreter's uv, else PATH."""
-    if os.environ.get("UV"):
-        return os.environ["UV"]
-    pinned = Path("/root/.pyenv/versions/3.11.7/bin/uv")
-    if pinned.exists():
-        return str(pinned)
-    found = shutil.which("uv")
-    if not found:
-        raise FileNotFoundError("uv not found: set $UV")
-    return found
+    """The uv to test with: the one lockgen itself would run ($UV, the `uv` package's binary, then PATH)."""
+    from lockgen.uvtool import find_uv
+
+    return find_uv()
 
 
 def uv_env(
@@ -700,9 +695,8 @@ def uv_env(
             env[key] = "http://127.0.0.1:9"
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         env["UV_HTTP_RETRIES"] = "0"
-    env.setdefault("UV_PYTHON", "/root/.pyenv/versions/3.12.1/bin/python3.12")
-    if not Path(env["UV_PYTHON"]).exists():
-        env["UV_PYTHON"] = PYTHON
+    # the interpreter: $UV_PYTHON when set (CI sets it), else the one running the tests (3.12 under `uv run`)
+    env.setdefault("UV_PYTHON", sys.executable if sys.version_info[:2] == (3, 12) else PYTHON)
     return env
 
 

@@ -502,9 +502,23 @@ def load_build_table() -> tuple[BuildRow, ...]:
     return parse_build_table(tomllib.loads(text))
 
 
+@cache
+def _rows_by_package() -> dict[str, tuple[BuildRow, ...]]:
+    from packaging.utils import canonicalize_name
+
+    index: dict[str, list[BuildRow]] = {}
+    for row in load_build_table():
+        index.setdefault(canonicalize_name(row.package), []).append(row)
+    return {k: tuple(v) for k, v in index.items()}
+
+
 def lookup_build(package: str, version: str, rows: Iterable[BuildRow] | None = None) -> BuildRow | None:
     """The row covering `package==version`, or None when the table does not know that build."""
-    for row in load_build_table() if rows is None else rows:
+    if rows is None:
+        from packaging.utils import canonicalize_name
+
+        rows = _rows_by_package().get(canonicalize_name(package), ())
+    for row in rows:
         if row.matches(package, version):
             return row
     return None

@@ -458,14 +458,10 @@ def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
 
 
 def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
-    try:
-        from lockgen.toolchain import toolchain_for
-    except ImportError:
-        return
-    import json
+    from lockgen.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
 
-    path = ws.root / "nix" / "toolchain.json"
-    data = (json.dumps(toolchain_for(ws), indent=2, sort_keys=True) + "\n").encode("utf-8")
+    path = ws.root / TOOLCHAIN_FILE
+    data = render_toolchain(toolchain_for(ws)).encode("utf-8")
     if not path.exists() or path.read_bytes() != data:
         tx.write(path, data)
 

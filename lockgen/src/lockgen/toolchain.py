@@ -11,8 +11,6 @@ Pure core: `toolchain_for`, `compare_toolchain`, `guard_verdict`. I/O at the edg
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,19 +192,11 @@ def render_toolchain(data: Mapping[str, Any]) -> str:
 
 
 def write_toolchain(root: Path, data: Mapping[str, Any]) -> Path:
-    """Write nix/toolchain.json under `root` atomically (temp file in the same directory, then os.replace)."""
+    """Write nix/toolchain.json under `root` atomically (lockgen.txn.atomic_write: temp file, fsync, rename)."""
+    from lockgen.txn import atomic_write
+
     path = Path(root) / TOOLCHAIN_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".toolchain.", suffix=".json.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render_toolchain(data))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, render_toolchain(data).encode("utf-8"))
     return path
 
 

@@ -8,8 +8,6 @@ import os
 import re
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -119,6 +117,9 @@ def find_in_lock(root: Path, package: str, version: str) -> str | None:
 
 def download(url: str, dest: Path, progress: Callable[[str], None]) -> Path:
     """Stream `url` into `dest` in 1 MiB chunks, reporting progress; LockgenError on any failure."""
+    import urllib.error
+    import urllib.request
+
     from lockgen.errors import LockgenError
 
     try:
