@@ -8,9 +8,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from lockgen.errors import InputError
 from lockgen.lockfile import normalize, parse_lock, read_lock
 from lockgen.projection import conflict_extra, member_pins
+from pkgworld import uv_env, worlds, write_index, write_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,3 +138,41 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.Mon
     assert "2.14.9" in versions
     monkeypatch.setenv("LOCKGEN_NO_CACHE", "1")
     assert {p.version for p in read_lock(lock).by_name("torch")} == versions
+
+
+@pytest.mark.uv
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(world=worlds(max_members=2))
+def test_projection_equals_uv_export_on_generated_locks(world, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Generated two-member workspaces (conflict markers, platform markers, extras), locked by the real uv: the
+    projection lists exactly what `uv export --frozen --package M` lists."""
+    from lockgen.uvtool import find_uv
+
+    base = tmp_path_factory.mktemp("proj")
+    urls = write_index(world, base / "index").file_urls()
+    root = write_workspace(world, base / "ws", index_urls=urls)
+    env = uv_env(base / "cache", offline=True)
+    subprocess.run([find_uv(), "lock"], cwd=root, env=env, check=True, capture_output=True)
+    lock = read_lock(root / "uv.lock")
+    for m in world.members:
+        out = subprocess.run(
+            [
+                find_uv(),
+                "export",
+                "--frozen",
+                "--package",
+                m.name,
+                "--no-hashes",
+                "--no-header",
+                "--no-annotate",
+                "--no-emit-project",
+            ],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        theirs = {(normalize(a), b) for a, b in re.findall(r"^([A-Za-z0-9_.-]+)==([^ ;\n]+)", out, re.M)}
+        ours = {(n, v) for n, v in member_pins(lock, m.name) if n != m.name}
+        assert ours == theirs, m.name

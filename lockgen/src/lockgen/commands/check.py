@@ -13,7 +13,10 @@ Checks, without changing anything:
   strict-pin   every CUDA-linked direct dependency of each member is pinned with ==
   one-cuda     each member resolves to one CUDA version across its CUDA-linked packages
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
+  build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
   index, hash  every locked artifact has a hash and comes from PyPI or a declared index
+  toolchain    nix/toolchain.json agrees with the lock and names a cudaPackages set the pinned nixpkgs has
+  notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
   lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv)
 exit codes: 0 clean, 1 violations, 2 bad input
 """

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HELP = "re-lock every member inside the fleet's CUDA window and pin the result strictly"
+HELP = "re-lock inside the fleet's CUDA window (members that no longer fit move) and pin strictly"
 DESCRIPTION = """\
 One transaction: writes the fleet's CUDA window as caps on the CUDA runtime packages in
-[tool.uv] constraint-dependencies (entries lockgen owns, listed in [tool.lockgen] managed-constraints),
-relaxes each member's CUDA-linked pins, runs `uv lock`, steers uv away from builds whose CUDA disagrees
-with torch, re-pins with == what uv chose, writes nix/toolchain.json and runs the check. On any failure -
-uv fails or is killed, Ctrl-C, the check fails, a write fails - every file is restored byte for byte.
+[tool.uv] constraint-dependencies (entries lockgen owns, listed in [tool.lockgen] managed-constraints)
+and excludes builds the fleet's driver cannot run; keeps every pin that still fits, frees the torch
+family of members the fleet no longer admits; runs `uv lock`; steers uv away from builds whose CUDA
+disagrees with torch; pins with == what uv chose; writes nix/toolchain.json and the notebook headers
+listed in [tool.lockgen] notebooks; runs the check. On any failure - uv fails or is killed, Ctrl-C,
+the check fails, a write fails - every file is restored byte for byte.
 exit codes: 0 done, 1 no solution or check failed, 2 bad input
 """
 
