@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from lockgen.cli import main
 
-
 # torch's PyPI build -> its CUDA, from each wheel's METADATA (shared/reference/compat.md section 3a)
 TORCH_PYPI_CUDA = {
     "2.8.0": "12.8",

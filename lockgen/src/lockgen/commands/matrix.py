@@ -15,7 +15,20 @@ temporary directory, sets the fleet's driver (and --gpus, if given), and runs th
 `lockgen lock` there. Prints per member: torch, the member's headline packages (vllm, unsloth) and CUDA.
 Answers "what would we get on the old inference fleet?" before anyone changes the fleet.
 """
-HEADLINE = ("torch", "vllm", "unsloth", "xformers")
+
+
+def headline(ws: Any, member: str) -> list[str]:
+    """What a row shows for a member: torch, then the member's own CUDA-linked dependencies (vllm; unsloth ...)."""
+    from lockgen.cudadetect import is_cuda_linked
+    from lockgen.edit import requirement_names
+
+    installed = ws.installed(member)
+    direct = sorted(
+        n
+        for n in requirement_names(ws.members[member].data)
+        if n in installed and is_cuda_linked(installed[n], installed)
+    )
+    return ["torch", *[n for n in direct if n != "torch"]]
 
 
 def register(sub: Any) -> None:
@@ -99,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     if not mc.versions and not mc.majors:
                         continue
                     row["members"][m] = {"cuda": str(mc.cuda) if mc.cuda else None} | {
-                        h: installed[h].version for h in HEADLINE if h in installed
+                        h: installed[h].version for h in headline(final, m) if h in installed
                     }
             except LockgenError as e:
                 row["error"] = str(e).splitlines()[0]

@@ -1,0 +1,188 @@
+"""`lockgen matrix` against a generated world (tests/pkgworld.py) with the real uv on a local file:// index:
+one row per driver, each member's CUDA as NVIDIA's tables (pkgworld.reference_window, a hand copy of compat.md)
+and the brute-force oracle say, the user's files untouched, the --json shape, bad input -> exit 2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pkgworld as pw
+import pytest
+from lockgen.cli import main
+from lockgen.uvtool import UvError, find_uv
+
+pytestmark = pytest.mark.uv
+
+# One vllm-like "servelib" per torch (so both members' newest torch is the same: uv carries one member's torch into a
+# conflicting sibling's resolution, see notes/pkgworld.md), torch builds spread over CUDA 12.1 ... 13.2 as on PyPI.
+# Not called "vllm": lockgen's data/builds.toml describes the real vLLM releases and `lockgen matrix` steers by it.
+TORCH = {
+    "2.4.0": "12.1",
+    "2.5.0": "12.4",
+    "2.6.0": "12.6",
+    "2.7.0": "12.8",
+    "2.8.0": "12.9",
+    "2.9.0": "13.0",
+    "2.10.0": "13.1",
+    "2.11.0": "13.2",
+}
+WORLD = pw.make_world(
+    TORCH,
+    packages={
+        "servelib": {f"0.1.{i}": [f"torch=={t}"] for i, t in enumerate(TORCH)},
+        "unsloth": {"2026.1": ["torch>=2.4.0", "tinylib>=1.0"]},
+        "tinylib": {"1.0": [], "1.1": []},
+    },
+    members={"serve": ["servelib", "tinylib"], "train": ["unsloth", "torch"], "tools": ["tinylib"]},
+)
+FLEET = {"driver": "610.43.02", "gpus": ["A100", "H100"]}
+CCS = ("8.0", "9.0")  # A100, H100 (compat.md section 2)
+# The driver branches of NVIDIA's toolkit table from 535 on (compat.md section 1: 12.2 -> 535 ... 13.3 -> 610).
+BRANCHES = ["535", "545", "550", "555", "560", "570", "575", "580", "590", "595", "610"]
+
+
+@pytest.fixture(scope="module")
+def uv_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """uv's environment for the whole module: a private cache, offline (file:// indexes only)."""
+    try:
+        uv = find_uv()
+    except UvError:
+        pytest.skip("uv is not installed")
+    if not (Path(uv).exists() or shutil.which(uv)):
+        pytest.skip(f"uv not found at {uv}")
+    return pw.uv_env(tmp_path_factory.mktemp("uv-cache"), offline=True)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, uv_env: dict[str, str]) -> Path:
+    """The world's workspace, locked with plain uv (newest everything: torch 2.11.0, CUDA 13.2)."""
+    tmp = tmp_path_factory.mktemp("matrix")
+    urls = pw.write_index(WORLD, tmp / "index").file_urls()
+    root = pw.write_workspace(WORLD, tmp / "ws", index_urls=urls, lockgen=FLEET, exclude_newer="2026-01-01T00:00:00Z")
+    subprocess.run([find_uv(), "lock"], cwd=root, env=uv_env, check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture
+def ws(template: Path, tmp_path: Path, uv_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the template, with lockgen's uv runs pointed at the private cache, offline."""
+    for key in [k for k in os.environ if k.startswith("UV_") and k not in uv_env]:
+        monkeypatch.delenv(key)
+    for key, value in uv_env.items():
+        monkeypatch.setenv(key, value)
+    dest = tmp_path / "ws"
+    shutil.copytree(template, dest)
+    return dest
+
+
+def digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under root."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def expected_cuda(member: str, driver: str, ccs: tuple[str, ...] = CCS) -> str | None:
+    """The CUDA of the newest torch the oracle allows `member` inside NVIDIA's window for `driver` and `ccs`."""
+    window = pw.reference_window(driver, ccs)
+    newest = pw.oracle_solutions(WORLD, window, members=[member])[member].newest_torch
+    return WORLD.dist("torch", newest).cuda if newest else None
+
+
+def window_text(driver: str, ccs: tuple[str, ...] = CCS) -> str:
+    """ "oldest-newest" of NVIDIA's window (every CUDA release lockgen and compat.md know, not only the world's)."""
+    window = sorted(pw.reference_window(driver, ccs), key=pw.cuda_key)
+    return f"{window[0]}-{window[-1]}" if window else "empty"
+
+
+def matrix(ws: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `lockgen -C WS matrix ARGS` in-process; (exit code, stdout, stderr)."""
+    code = main(["-C", str(ws), "matrix", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_rows_are_the_driver_branches_and_agree_with_nvidia(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = digest(ws)
+    code, out, err = matrix(ws, capsys, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["driver"] for r in doc["rows"]] == BRANCHES
+    for row in doc["rows"]:
+        d = row["driver"]
+        assert row["error"] is None, row
+        assert row["window"] == window_text(d), row
+        for member in ("serve", "train"):
+            assert row["members"][member]["cuda"] == expected_cuda(member, d), (d, member, row)
+            assert row["members"][member]["cuda"] in pw.reference_window(d, CCS)
+        assert "tools" not in row["members"]  # a CPU-only member has no CUDA to show
+    assert digest(ws) == before, "lockgen matrix changed the user's files"
+    # progress on stderr: one line per driver
+    assert all(f"driver {d}" in err for d in BRANCHES)
+
+
+def test_rows_name_the_packages_and_respect_gpus(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = digest(ws)
+    code, out, err = matrix(ws, capsys, "--drivers", "570.26", "580.65.06", "--gpus", "V100", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["gpus"] == ["V100"]
+    by_driver = {r["driver"]: r for r in doc["rows"]}
+    assert list(by_driver) == ["570.26", "580.65.06"]
+    # 580 runs CUDA 13.0, but CUDA 13 cannot target Volta (7.0): the V100 fleet stays on 12.x
+    assert by_driver["580.65.06"]["window"] == window_text("580.65.06", ("7.0",)) == "11.8-12.9"
+    serve = by_driver["580.65.06"]["members"]["serve"]
+    assert serve == {"cuda": "12.9", "torch": "2.8.0", "servelib": "0.1.4"}
+    train = by_driver["570.26"]["members"]["train"]
+    assert train == {"cuda": expected_cuda("train", "570.26", ("7.0",)), "torch": "2.7.0", "unsloth": "2026.1"}
+    assert digest(ws) == before
+
+
+def test_a_driver_with_no_window_is_a_row_not_a_failure(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = matrix(ws, capsys, "--drivers", "450", "570", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert rows[0]["window"] == "empty" and rows[0]["members"] == {}
+    assert "no CUDA version runs on the whole fleet" in rows[0]["error"] and "\n" not in rows[0]["error"]
+    assert rows[1]["error"] is None and rows[1]["members"]["serve"]["cuda"] == expected_cuda("serve", "570")
+
+
+def test_table_output(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = matrix(ws, capsys, "--drivers", "535", "595")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["driver", "window", "member:", "CUDA,", "packages"]
+    assert len(lines) == 3
+    assert lines[1].split()[:2] == ["535", window_text("535")]
+    assert "serve: CUDA 12.1 (torch 2.4.0, servelib 0.1.0)" in lines[1]
+    assert "train: CUDA 13.2 (torch 2.11.0, unsloth 2026.1)" in lines[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--drivers", "latest"], "--drivers"),
+        (["--drivers", "570", "5x0"], "5x0"),
+        (["--gpus", "H1OO"], "--gpus"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    ws: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    before = digest(ws)
+    code, out, err = matrix(ws, capsys, *args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lockgen: error: ") and needle in lines[0], err
+    assert "Traceback" not in err
+    assert digest(ws) == before
