@@ -329,3 +329,39 @@ def test_lock_from_nothing_creates_the_lock_and_pins(
     out = go(ws, Request("lock"), runner)
     assert (ws / "uv.lock").exists() and {m.member: m.cuda_after for m in out.members} == {"serve": "12.8"}
     assert pins(ws, "serve") == ["servelib==0.19.0", "torch==2.10.0"]
+
+
+# ---- steering: a compiled package whose wheel hides its CUDA (a libcudart.so.12 inside, no nvidia requirement) ----
+
+HIDDEN = make_world(
+    {"2.10.0": "12.8", "2.14.0": "13.0"},
+    packages={"fastkern": {"0.9": ["torch==2.10.0"], "1.0": ["torch>=2.10.0"]}},
+    build_cuda={("fastkern", "0.9"): "12.8", ("fastkern", "1.0"): "12.8"},  # both CUDA 12 builds, like xformers
+    members={"train": ["fastkern", "torch"]},
+)
+
+
+def test_steering_moves_away_from_a_build_whose_cuda_disagrees_with_torch(
+    tmp_path: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lockgen.steering as steering
+    from lockgen.elfscan import lookup_build, parse_build_table
+    from pkgworld import build_table_data
+
+    rows = parse_build_table(build_table_data(HIDDEN))
+    monkeypatch.setattr(steering, "load_build_table", lambda: rows)
+    monkeypatch.setattr(steering, "lookup_build", lambda p, v: lookup_build(p, v, rows))
+    idx = write_index(HIDDEN, tmp_path / "index").file_urls()
+    ws = write_workspace(HIDDEN, tmp_path / "ws", index_urls=idx, lockgen=FLEET)
+    # plain uv takes the newest of both: torch 2.14.0 (CUDA 13) + fastkern 1.0 (a CUDA 12 build) - broken
+    subprocess.run([find_uv(), "lock"], cwd=ws, env=runner.keywords["env"], check=True, capture_output=True)
+    assert locked(ws, "fastkern") == ["1.0"] and locked(ws, "torch") == ["2.14.0"]
+    from lockgen.commands.check import check_workspace
+    from lockgen.workspace import load_workspace
+
+    _, found = check_workspace(load_workspace(ws), use_uv=False)
+    assert [(v.rule, v.package) for v in found if v.rule == "build-cuda"] == [("build-cuda", "fastkern")]
+    out = go(ws, Request("lock"), runner)
+    assert locked(ws, "fastkern") == ["0.9"] and locked(ws, "torch") == ["2.10.0"]
+    assert "fastkern!=1.0.*" in [c for _, c, _ in out.excluded]
+    assert {m.member: m.cuda_after for m in out.members} == {"train": "12.8"}
