@@ -171,215 +171,18 @@ def relock(
     steer: Steer | None = None,
     finalize: bool = True,
 ) -> Outcome:
-    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring)."""
-    reporter = reporter or Reporter(quiet=True)
-    ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
-    window = ws.window
-    if not window.allowed:
-        reasons = "; ".join(sorted({e.detail for e in window.excluded}))
-        raise EmptyWindow(f"no CUDA version runs on the whole fleet ({ws.fleet.describe()}): {reasons}")
-    fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
-    members = list(ws.members) if fresh else [m for m in ws.members if ws.lock.by_name(m)]
-    if request.member and request.member not in members:
-        raise LockgenError(f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})")
-    targets = [request.member] if request.member else members
-    before = _snapshot_members(ws)
-    uv_runs = 0
+    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring).
 
-    seen_by_uv: dict[Path, bytes] = {}
-
-    def uv(args: Sequence[str], what: str) -> UvResult:
-        nonlocal uv_runs
-        tx.effect(f"uv {what}")
-        seen_by_uv.clear()
-        seen_by_uv.update({p: p.read_bytes() for p in tx.snapshot if p.name == "pyproject.toml" and p.exists()})
-        reporter.step(f"{what}: {_short(args)}")
-        uv_runs += 1
-        res = runner(list(args), cwd=root, on_line=reporter.detail, heartbeat=reporter.heartbeat)
-        tx.effect(f"after uv {what}")
-        return res
-
-    with Transaction(root, workspace_files(ws), fault=fault) as tx:
-        root_file = root / "pyproject.toml"
-        original_root = root_file.read_text(encoding="utf-8")
-        # 1. what must move
-        relax: dict[str, dict[str, str | None]] = {}
-        upgrade: set[str] = set()
-        extra_constraints: list[str] = []
-        if request.kind == "bump":
-            assert request.package
-            pkg = normalize(request.package)
-            found = False
-            for m in targets:
-                fam = family_of(pkg, ws.installed(m))
-                if not fam:
-                    continue
-                found = True
-                # the runtime wheels follow torch's exact pins by themselves; asking uv to re-check each of them
-                # against the index only costs time
-                upgrade |= {n for n in fam if not n.startswith(("nvidia-", "cuda-"))}
-                direct = set(requirement_names(ws.members[m].data))
-                relax[m] = {n: None for n in fam & direct}
-                if request.to:
-                    if pkg in direct:
-                        relax[m][pkg] = f"=={request.to}"
-                    else:
-                        extra_constraints.append(f"{pkg}=={request.to}")
-            if not found:
-                where = f"member {request.member}" if request.member else "any member"
-                raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
-        # 2. the fleet as constraints, and builds excluded up front
-        pre = list(pre_exclude(ws) if pre_exclude else [])
-        if request.kind == "lock":
-            # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
-            # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
-            # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
-            for m in targets:
-                relax[m] = {}
-                moving = set() if fresh else _must_move(ws, m, pre)
-                if moving:
-                    upgrade |= moving
-                    relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
-        # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
-        # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
-        # solution that way, they are freed too (one more uv run).
-        # (`bump` from the start - it never downgrades what the user did not name; `lock` in steering rounds.)
-        floors = {m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in relax.items()}
-        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
-        steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
-        stamp = request.exclude_newer or (
-            now_stamp()
-            if request.kind == "bump"
-            else str(ws.pyproject.get("tool", {}).get("uv", {}).get("exclude-newer") or now_stamp())
-        )
-
-        cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
-        chosen = cuda_index.choose(window) if cuda_index else None
-        if cuda_index and chosen:
-            reporter.step(f"CUDA index: {chosen[0]} ({chosen[1]}) for {', '.join(cuda_index.packages)}")
-        elif cuda_index:
-            reporter.step("CUDA index: no variant inside the window; the routed packages come from the default index")
-
-        def write_root() -> list[str]:
-            entries = list(runtime_constraints(window)) + [c for _, c, _ in pre]
-            entries += exclusion_constraints((n, v) for n, v, _ in steered)
-            entries += extra_constraints
-            text = set_exclude_newer(set_managed_constraints(original_root, entries), stamp)
-            if cuda_index is not None or "managed-sources" in ws.lockgen_config:
-                name = f"lockgen-{chosen[0]}" if chosen else None
-                text = set_cuda_index(
-                    text, name, chosen[1] if chosen else None, cuda_index.packages if cuda_index else ()
-                )
-            if text != root_file.read_text(encoding="utf-8"):
-                tx.write(root_file, text.encode("utf-8"))
-            return entries
-
-        entries = write_root()
-        # 3. relax the pins that must move
-        pins_written: dict[str, dict[str, str]] = {}
-        originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in relax}
-
-        def write_relaxed(with_floors: bool) -> None:
-            for m, specs in relax.items():
-                f = root / ws.members[m].pyproject_file
-                wanted = {**specs, **floors[m]} if with_floors else specs
-                new = set_requirements(originals[m], wanted, record_ranges=False)
-                if new != f.read_text(encoding="utf-8"):
-                    tx.write(f, new.encode("utf-8"))
-                pins_written[ws.members[m].pyproject_file] = {k: v for k, v in wanted.items() if v}
-
-        write_relaxed(with_floors=True)
-        # 4. resolve, steering away from builds that disagree with torch (bounded)
-        upgrade_args = [a for p in sorted(upgrade) for a in ("--upgrade-package", p)]
-        for round_ in range(MAX_STEERING_ROUNDS + 1):
-            res = uv(["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})")
-            if res.returncode != 0 and any(floors.values()):
-                reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
-                floors = {m: {} for m in floors}
-                write_relaxed(with_floors=True)
-                res = uv(["lock", *upgrade_args], "resolving without floors")
-            if res.returncode != 0:
-                attempt = Attempt(window, tuple(entries), pins_written, request.package, request.to)
-                raise ResolutionFailed(explain_failure(res.stderr, attempt, ws.knowledge))
-            if steer is None:
-                break
-            ws_new = load_workspace(root)
-            bad = [b for b in steer(ws_new) if (b[0], b[1]) not in {(n, v) for n, v, _ in steered}]
-            if not bad:
-                break
-            if round_ == MAX_STEERING_ROUNDS:
-                raise CheckFailed(
-                    "uv keeps choosing builds whose CUDA disagrees with torch after "
-                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r in bad)
-                )
-            for b in bad:
-                reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
-            steered += bad
-            entries = write_root()
-            # the members holding an excluded build free their torch family too (pure packages floored)
-            for m in relax:
-                inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
-                if any(inst.get(n) is not None and inst[n].version == v for n, v, _ in bad):
-                    fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
-                    relax[m].update({n: None for n in fam if n not in relax[m]})
-                    floors[m] = _floors(ws_new, m, relax[m], request)
-            write_relaxed(with_floors=True)
-        ws_new = load_workspace(root)
-        if not finalize:  # a preview (lockgen matrix): the resolution is all that is wanted
-            return Outcome(
-                _diff(before, _snapshot_members(ws_new)),
-                uv_runs,
-                tuple(entries),
-                _excl(pre, steered),
-                (),
-                window.warnings,
-            )
-        # 5. re-pin strictly what uv chose
-        for m in relax:
-            installed = ws_new.installed(m)
-            direct = requirement_names(ws_new.members[m].data)
-            pins = {}
-            for name in set(relax[m]) | set(cuda_linked_pins(ws_new, m)):
-                if name in installed and name in direct and installed[name].version:
-                    pins[name] = f"=={installed[name].version}"
-            f = root / ws_new.members[m].pyproject_file
-            # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
-            new = set_requirements(originals[m], pins)
-            if new != f.read_text(encoding="utf-8"):
-                tx.write(f, new.encode("utf-8"))
-        lock_file = root / "uv.lock"
-        pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
-        same_constraints = tuple(entries) == managed_constraints(ws.pyproject)
-        if same_constraints and _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
-            # nothing moved: the original files already record exactly this - put them back, no second uv run
-            # (exclude-newer stays where it was: it moves only when something does)
-            for p, data in tx.snapshot.items():
-                if data is not None and (p.read_bytes() if p.exists() else None) != data:
-                    tx.write(p, data)
-        elif all(p.read_bytes() == seen_by_uv.get(p) for p in pyprojects):
-            pass  # the pins equal what uv resolved from: its lock is already the final one
-        else:
-            res = uv(["lock"], "recording the pins")
-            if res.returncode != 0:
-                attempt = Attempt(window, tuple(entries), pins_written, request.package, request.to)
-                raise ResolutionFailed(explain_failure(res.stderr, attempt, ws.knowledge))
-        # 6. toolchain and check
-        ws_final = load_workspace(root)
-        _write_toolchain(ws_final, tx)
-        from lockgen.notebooks import notebooks, refreshed
-
-        for nb in notebooks(ws_final):
-            path, current, new_text = refreshed(ws_final, nb)
-            if new_text != current:
-                tx.write(path, new_text.encode("utf-8"))
-        ws_final = load_workspace(root)
-        from lockgen.commands.check import check_workspace
-
-        _, violations = check_workspace(ws_final, use_uv=False)
-        if violations:
-            lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
-            raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
-        after = _snapshot_members(ws_final)
+    `finalize=False` stops after the resolution (lockgen matrix: the resolution is all that is wanted)."""
+    run = _Relock(root, request, reporter or Reporter(quiet=True), runner, pre_exclude, steer)
+    with Transaction(root, workspace_files(run.ws), fault=fault) as tx:
+        run.tx = tx
+        run.plan()
+        run.resolve()
+        if not finalize:
+            return run.outcome(load_workspace(root), ())
+        run.repin_and_record()
+        final = run.finish()
         changed = tuple(
             sorted(
                 str(p.relative_to(root))
@@ -387,7 +190,260 @@ def relock(
                 if (p.read_bytes() if p.exists() else None) != data
             )
         )
-    return Outcome(_diff(before, after), uv_runs, tuple(entries), _excl(pre, steered), changed, window.warnings)
+    return run.outcome(final, changed)
+
+
+class _Relock:
+    """The steps of one lock/bump; `relock` runs them inside the transaction (`self.tx`)."""
+
+    def __init__(
+        self,
+        root: Path,
+        request: Request,
+        reporter: Reporter,
+        runner: Runner,
+        pre_exclude: PreExclude | None,
+        steer: Steer | None,
+    ) -> None:
+        self.root, self.request, self.reporter, self.runner, self.steer = root, request, reporter, runner, steer
+        self.ws = ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
+        self.window = ws.window
+        if not self.window.allowed:
+            reasons = "; ".join(sorted({e.detail for e in self.window.excluded}))
+            raise EmptyWindow(f"no CUDA version runs on the whole fleet ({ws.fleet.describe()}): {reasons}")
+        self.fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
+        members = list(ws.members) if self.fresh else [m for m in ws.members if ws.lock.by_name(m)]
+        if request.member and request.member not in members:
+            raise LockgenError(
+                f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})"
+            )
+        self.targets = [request.member] if request.member else members
+        self.before = _snapshot_members(ws)
+        self.tx: Transaction
+        self.uv_runs = 0
+        self.seen_by_uv: dict[Path, bytes] = {}  # the pyprojects as the last uv run saw them
+        self.relax: dict[str, dict[str, str | None]] = {}  # member -> name -> new specifier (None: freed)
+        self.floors: dict[str, dict[str, str]] = {}
+        self.upgrade: set[str] = set()
+        self.extra_constraints: list[str] = []
+        self.pre = list(pre_exclude(ws) if pre_exclude else [])  # (package, constraint, reason)
+        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
+        self.steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
+        self.entries: list[str] = []
+        self.pins_written: dict[str, dict[str, str]] = {}
+        self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
+        self.originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in self.targets}
+        uv_cfg = ws.pyproject.get("tool", {}).get("uv", {})
+        self.stamp = request.exclude_newer or (
+            now_stamp() if request.kind == "bump" else str(uv_cfg.get("exclude-newer") or now_stamp())
+        )
+        self.cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
+        self.chosen = self.cuda_index.choose(self.window) if self.cuda_index else None
+
+    # -- effects --
+
+    def uv(self, args: Sequence[str], what: str) -> UvResult:
+        """One uv run (a fault point before and after it)."""
+        self.tx.effect(f"uv {what}")
+        self.seen_by_uv = {p: p.read_bytes() for p in self.tx.snapshot if p.name == "pyproject.toml" and p.exists()}
+        self.reporter.step(f"{what}: {_short(args)}")
+        self.uv_runs += 1
+        res = self.runner(list(args), cwd=self.root, on_line=self.reporter.detail, heartbeat=self.reporter.heartbeat)
+        self.tx.effect(f"after uv {what}")
+        return res
+
+    def write(self, path: Path, text: str) -> None:
+        """Write `text` to a snapshotted file when it differs."""
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            self.tx.write(path, text.encode("utf-8"))
+
+    def fail(self, res: UvResult) -> ResolutionFailed:
+        """uv's failure, explained in the user's terms."""
+        attempt = Attempt(self.window, tuple(self.entries), self.pins_written, self.request.package, self.request.to)
+        return ResolutionFailed(explain_failure(res.stderr, attempt, self.ws.knowledge))
+
+    # -- 1-3: what must move, the fleet as constraints, relaxed pins --
+
+    def plan(self) -> None:
+        """Decide what moves; write the root's managed constraints and the relaxed member pins."""
+        ws, request = self.ws, self.request
+        if request.kind == "bump":
+            self._plan_bump()
+        else:
+            # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
+            # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
+            # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
+            for m in self.targets:
+                self.relax[m] = {}
+                moving = set() if self.fresh else _must_move(ws, m, self.pre)
+                if moving:
+                    self.upgrade |= moving
+                    self.relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
+        # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
+        # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
+        # solution that way, they are freed too (one more uv run). `bump` does so from the start (it never
+        # downgrades what the user did not name), `lock` in steering rounds.
+        self.floors = {
+            m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in self.relax.items()
+        }
+        if self.cuda_index and self.chosen:
+            self.reporter.step(
+                f"CUDA index: {self.chosen[0]} ({self.chosen[1]}) for {', '.join(self.cuda_index.packages)}"
+            )
+        elif self.cuda_index:
+            self.reporter.step(
+                "CUDA index: no variant inside the window; the routed packages come from the default index"
+            )
+        self.write_root()
+        self.write_relaxed()
+
+    def _plan_bump(self) -> None:
+        ws, request = self.ws, self.request
+        assert request.package
+        pkg = normalize(request.package)
+        found = False
+        for m in self.targets:
+            fam = family_of(pkg, ws.installed(m))
+            if not fam:
+                continue
+            found = True
+            # the runtime wheels follow torch's exact pins by themselves; asking uv to re-check each of them
+            # against the index only costs time
+            self.upgrade |= {n for n in fam if not n.startswith(("nvidia-", "cuda-"))}
+            direct = set(requirement_names(ws.members[m].data))
+            self.relax[m] = {n: None for n in fam & direct}
+            if request.to:
+                if pkg in direct:
+                    self.relax[m][pkg] = f"=={request.to}"
+                else:
+                    self.extra_constraints.append(f"{pkg}=={request.to}")
+        if not found:
+            where = f"member {request.member}" if request.member else "any member"
+            raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
+
+    def write_root(self) -> None:
+        """The root pyproject: managed constraints (window caps, exclusions, --to), exclude-newer, CUDA index."""
+        entries = list(runtime_constraints(self.window)) + [c for _, c, _ in self.pre]
+        entries += exclusion_constraints((n, v) for n, v, _ in self.steered)
+        entries += self.extra_constraints
+        text = set_exclude_newer(set_managed_constraints(self.original_root, entries), self.stamp)
+        if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
+            chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
+            text = set_cuda_index(
+                text, f"lockgen-{chosen[0]}" if chosen else None, chosen[1] if chosen else None, packages
+            )
+        self.write(self.root / "pyproject.toml", text)
+        self.entries = entries
+
+    def write_relaxed(self) -> None:
+        """Each member pyproject: the original text with the pins that must move freed (floors applied)."""
+        for m, specs in self.relax.items():
+            wanted = {**specs, **self.floors.get(m, {})}
+            file = self.ws.members[m].pyproject_file
+            self.write(self.root / file, set_requirements(self.originals[m], wanted, record_ranges=False))
+            self.pins_written[file] = {k: v for k, v in wanted.items() if v}
+
+    # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
+
+    def resolve(self) -> None:
+        """Run uv until no steering is needed (at most MAX_STEERING_ROUNDS re-resolutions)."""
+        upgrade_args = [a for p in sorted(self.upgrade) for a in ("--upgrade-package", p)]
+        for round_ in range(MAX_STEERING_ROUNDS + 1):
+            res = self.uv(
+                ["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})"
+            )
+            if res.returncode != 0 and any(self.floors.values()):
+                self.reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
+                self.floors = {m: {} for m in self.floors}
+                self.write_relaxed()
+                res = self.uv(["lock", *upgrade_args], "resolving without floors")
+            if res.returncode != 0:
+                raise self.fail(res)
+            if self.steer is None:
+                return
+            ws_new = load_workspace(self.root)
+            known = {(n, v) for n, v, _ in self.steered}
+            bad = [b for b in self.steer(ws_new) if (b[0], b[1]) not in known]
+            if not bad:
+                return
+            if round_ == MAX_STEERING_ROUNDS:
+                raise CheckFailed(
+                    "uv keeps choosing builds whose CUDA disagrees with torch after "
+                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r in bad)
+                )
+            for b in bad:
+                self.reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
+            self.steered += bad
+            self.write_root()
+            # the members holding an excluded build free their torch family too (pure packages floored)
+            for m in self.relax:
+                inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
+                if any(inst.get(n) is not None and inst[n].version == v for n, v, _ in bad):
+                    fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
+                    self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
+                    self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
+            self.write_relaxed()
+
+    # -- 5: strict pins, recorded by uv --
+
+    def repin_and_record(self) -> None:
+        """Pin with == what uv chose; record the pins in uv.lock (no second uv run when nothing needs it)."""
+        ws, ws_new, tx = self.ws, load_workspace(self.root), self.tx
+        for m in self.relax:
+            installed = ws_new.installed(m)
+            direct = requirement_names(ws_new.members[m].data)
+            pins = {}
+            for name in set(self.relax[m]) | set(cuda_linked_pins(ws_new, m)):
+                if name in installed and name in direct and installed[name].version:
+                    pins[name] = f"=={installed[name].version}"
+            # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
+            self.write(self.root / ws_new.members[m].pyproject_file, set_requirements(self.originals[m], pins))
+        lock_file = self.root / "uv.lock"
+        pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
+        same_constraints = tuple(self.entries) == managed_constraints(ws.pyproject)
+        if same_constraints and _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
+            # nothing moved: the original files already record exactly this - put them back, no second uv run
+            # (exclude-newer stays where it was: it moves only when something does)
+            for p, data in tx.snapshot.items():
+                if data is not None and (p.read_bytes() if p.exists() else None) != data:
+                    tx.write(p, data)
+        elif all(p.read_bytes() == self.seen_by_uv.get(p) for p in pyprojects):
+            pass  # the pins equal what uv resolved from: its lock is already the final one
+        else:
+            res = self.uv(["lock"], "recording the pins")
+            if res.returncode != 0:
+                raise self.fail(res)
+
+    # -- 6: what follows from the lock, and the check --
+
+    def finish(self) -> Workspace:
+        """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
+        from lockgen.commands.check import check_workspace
+        from lockgen.notebooks import notebooks, refreshed
+
+        ws_final = load_workspace(self.root)
+        _write_toolchain(ws_final, self.tx)
+        for nb in notebooks(ws_final):
+            path, current, new_text = refreshed(ws_final, nb)
+            if new_text != current:
+                self.tx.write(path, new_text.encode("utf-8"))
+        ws_final = load_workspace(self.root)
+        _, violations = check_workspace(ws_final, use_uv=False)
+        if violations:
+            lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
+            raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
+        return ws_final
+
+    def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
+        """What was done, for the report."""
+        return Outcome(
+            _diff(self.before, _snapshot_members(final)),
+            self.uv_runs,
+            tuple(self.entries),
+            _excl(self.pre, self.steered),
+            changed,
+            self.window.warnings,
+        )
 
 
 def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:

@@ -202,12 +202,9 @@ def write_toolchain(root: Path, data: Mapping[str, Any]) -> Path:
 
 def read_json_file(path: Path, display: str) -> Any:
     """Parse a JSON file; InputError naming the file when it is missing or malformed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(display, None, "not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(display, None, f"cannot be read: {e}") from None
+    from lockgen.workspace import read_text
+
+    text = read_text(path, display)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -69,14 +69,19 @@ class Workspace:
         return self.pyproject.get("tool", {}).get("lockgen", {})
 
 
-def read_toml(path: Path, display: str) -> dict[str, Any]:
-    """Parse a TOML file; InputError (never a traceback) when missing or malformed."""
+def read_text(path: Path, display: str) -> str:
+    """A text file's content; InputError naming the file (never a traceback) when missing or unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(display, None, "not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(display, None, f"cannot be read: {e}") from None
+
+
+def read_toml(path: Path, display: str) -> dict[str, Any]:
+    """Parse a TOML file; InputError (never a traceback) when missing or malformed."""
+    text = read_text(path, display)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
