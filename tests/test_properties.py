@@ -36,8 +36,8 @@ Limits that shape the strategies (measured with uv 0.13.9, see notes/pkgworld.md
 - the workspace carries `exclude-newer` (lockgen otherwise stamps the current second, and two locks a second
   apart differ by that line);
 - [tool.lockgen.cuda-index] routes torch through [tool.uv.sources], which uv applies to direct dependencies
-  only: the oracle routes torch to the variant index only for a member that lists torch itself (`torch_route`;
-  the gap is pinned by the strict xfail `test_cuda_index_routes_a_transitive_torch`).
+  only; lockgen adds a transitive torch to the member's requirements, so the oracle routes torch to the variant
+  index for every member (`torch_route`; `test_cuda_index_routes_a_transitive_torch`).
 
 The suite can fail: `test_a_planted_bug_makes_the_suite_fail` plants an off-by-one in lockgen's driver table, a
 window that ignores the GPUs, and runtime caps one CUDA short, and runs the property bodies directly on fixed
@@ -379,11 +379,10 @@ def lock_problem(scn: Scenario) -> pw.World:
 
 
 def torch_route(world: pw.World, member: str, label: str | None) -> dict[str, str] | None:
-    """The oracle's routing for `member`: torch from the variant index `label` when the member lists torch itself.
-    uv applies [tool.uv.sources] to direct dependencies only, so a torch that comes in through vllm/unsloth stays
-    on the default index (a known gap: test_cuda_index_routes_a_transitive_torch, notes/issue4.md)."""
-    direct = any(r.split("==")[0] == "torch" for r in world.member(member).requires)
-    return {"torch": label} if label and direct else None
+    """The oracle's routing for `member`: torch from the variant index `label` - also when torch comes in through
+    vllm/unsloth, since lockgen then adds torch to the member's requirements (uv applies [tool.uv.sources] to
+    direct dependencies only; test_cuda_index_routes_a_transitive_torch)."""
+    return {"torch": label} if label else None
 
 
 def set_fleet(root: Path, fleet: FleetSpec) -> None:
@@ -750,12 +749,10 @@ def test_reference_window_agrees_with_lockgen_on_every_drawn_fleet() -> None:
                 assert known == spec.window, spec
 
 
-@pytest.mark.xfail(strict=True, reason="known gap, notes/issue4.md: uv applies [tool.uv.sources] to direct deps only")
 def test_cuda_index_routes_a_transitive_torch(lab: Lab) -> None:
-    """A member that gets torch only through vllm: lockgen declares the cu118 index and routes torch there, yet uv
-    takes torch from the default index (sources apply to a project's direct dependencies). Found by
-    test_completeness_and_maximality; the oracle there models the gap (`torch_route`). Remove the xfail once
-    lockgen routes a transitive torch (e.g. by adding it to the member's requirements)."""
+    """A member that gets torch only through vllm: uv applies [tool.uv.sources] to direct dependencies only, so
+    lockgen adds torch to the member's requirements (pinned) and the routing applies. Found by
+    test_completeness_and_maximality (its oracle models routing through `torch_route`)."""
     world = pw.make_world(
         {"2.0.0": "11.8"}, variants={"2.0.0": ["11.8"]}, packages={"vllm": {"0.1.0": ["torch==2.0.0"]}}
     )
@@ -765,3 +762,5 @@ def test_cuda_index_routes_a_transitive_torch(lab: Lab) -> None:
     assert not isinstance(result, LockgenError), result
     assert "lockgen-cu118" in (scn.root / "pyproject.toml").read_text(encoding="utf-8")
     assert member_packages(scn.root, "serve")["torch"] == ("2.0.0+cu118",)
+    deps = tomlkit.parse((scn.root / "workspaces/serve/pyproject.toml").read_text())["project"]["dependencies"]
+    assert list(deps) == ["vllm==0.1.0", "torch==2.0.0+cu118"]

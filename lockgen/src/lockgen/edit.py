@@ -156,6 +156,24 @@ def set_requirements(text: str, specs: Mapping[str, str | None], record_ranges: 
     return tomlkit.dumps(doc)
 
 
+def add_requirements(text: str, names: list[str]) -> str:
+    """Append bare requirements for `names` not yet in `[project] dependencies` (lockgen pins them afterwards)."""
+    doc = tomlkit.parse(text)
+    project = doc.get("project")
+    if project is None:
+        return text
+    if "dependencies" not in project:
+        project["dependencies"] = _array([])
+    deps = project["dependencies"]
+    have = {normalize(Requirement(str(d)).name) for d in deps}
+    added = False
+    for n in names:
+        if normalize(n) not in have:
+            deps.append(n)
+            added = True
+    return tomlkit.dumps(doc) if added else text
+
+
 def _is_pin(spec: str) -> bool:
     return spec.startswith("==") and "," not in spec and "*" not in spec
 

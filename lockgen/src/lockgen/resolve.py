@@ -19,6 +19,7 @@ from typing import Any
 from lockgen.constraints import cuda_index_from_config, exclusion_constraints, runtime_constraints
 from lockgen.cudadetect import is_cuda_linked, member_cuda_from
 from lockgen.edit import (
+    add_requirements,
     managed_constraints,
     requirement_names,
     set_cuda_index,
@@ -127,6 +128,12 @@ def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
         if pkg is not None and pkg.version and is_cuda_linked(pkg, installed):
             out[name] = pkg.version
     return out
+
+
+def _requirements(pyproject_text: str) -> list[str]:
+    import tomllib
+
+    return list(tomllib.loads(pyproject_text).get("project", {}).get("dependencies", []))
 
 
 def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
@@ -359,9 +366,11 @@ class _Relock:
                 res = self.uv(["lock", *upgrade_args], "resolving without floors")
             if res.returncode != 0:
                 raise self.fail(res)
+            ws_new = load_workspace(self.root)
+            if self.route_transitive(ws_new):
+                continue  # re-resolve with the routed packages as direct requirements
             if self.steer is None:
                 return
-            ws_new = load_workspace(self.root)
             known = {(n, v) for n, v, _ in self.steered}
             bad = [b for b in self.steer(ws_new) if (b[0], b[1]) not in known]
             if not bad:
@@ -383,6 +392,33 @@ class _Relock:
                     self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
                     self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
             self.write_relaxed()
+
+    def route_transitive(self, ws_new: Workspace) -> bool:
+        """uv applies [tool.uv.sources] to a project's direct dependencies only: a member that gets a routed package
+        (torch) through another (vllm) takes it from the default index. Such packages become direct requirements of
+        the member (pinned afterwards like every CUDA-linked dependency); True when one was added."""
+        if not self.chosen or self.cuda_index is None:
+            return False
+        added = False
+        for m in self.targets:
+            if not ws_new.lock.by_name(m):
+                continue
+            installed = ws_new.installed(m)
+            direct = set(requirement_names({"project": {"dependencies": _requirements(self.originals[m])}}))
+            missing = [
+                normalize(p)
+                for p in self.cuda_index.packages
+                if normalize(p) in installed and normalize(p) not in direct
+            ]
+            if missing:
+                self.reporter.step(f"{m}: adding {', '.join(missing)} to its dependencies so the CUDA index applies")
+                self.originals[m] = add_requirements(self.originals[m], missing)
+                self.relax.setdefault(m, {}).update({n: None for n in missing})
+                self.floors.setdefault(m, {})
+                added = True
+        if added:
+            self.write_relaxed()
+        return added
 
     # -- 5: strict pins, recorded by uv --
 
