@@ -1074,44 +1074,27 @@ def elf_shared_object(
             out += struct.pack(shdr_fmt, *row)
     ident = b"\x7fELF" + bytes([2 if is64 else 1, 1 if little else 2, 1, 0]) + b"\0" * 8
     machine = (62 if little else 21) if is64 else (3 if little else 20)
+    ehdr = struct.pack(
+        e + ("16sHHIQQQIHHHHHH" if is64 else "16sHHIIIIIHHHHHH"),
+        ident,
+        3,
+        machine,
+        1,
+        0,
+        phoff,
+        shoff,
+        0,
+        ehdr_size,
+        phent,
+        2,
+        shent,
+        5 if sections else 0,
+        4 if sections else 0,
+    )
     if is64:
-        ehdr = struct.pack(
-            e + "16sHHIQQQIHHHHHH",
-            ident,
-            3,
-            machine,
-            1,
-            0,
-            phoff,
-            shoff,
-            0,
-            ehdr_size,
-            phent,
-            2,
-            shent,
-            5 if sections else 0,
-            4 if sections else 0,
-        )
         ph = struct.pack(e + "IIQQQQQQ", 1, 5, 0, 0, 0, file_size, file_size, 0x1000)
         ph += struct.pack(e + "IIQQQQQQ", 2, 6, dyn_off, dyn_off, dyn_off, dyn_size, dyn_size, 8)
     else:
-        ehdr = struct.pack(
-            e + "16sHHIIIIIHHHHHH",
-            ident,
-            3,
-            machine,
-            1,
-            0,
-            phoff,
-            shoff,
-            0,
-            ehdr_size,
-            phent,
-            2,
-            shent,
-            5 if sections else 0,
-            4 if sections else 0,
-        )
         ph = struct.pack(e + "IIIIIIII", 1, 0, 0, 0, file_size, file_size, 5, 0x1000)
         ph += struct.pack(e + "IIIIIIII", 2, dyn_off, dyn_off, dyn_off, dyn_size, dyn_size, 6, 4)
     out[0:ehdr_size] = ehdr

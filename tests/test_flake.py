@@ -164,12 +164,11 @@ def test_nix_files_parse(rel: str) -> None:
     assert res.returncode == 0, res.stderr
 
 
-@needs_nix
-def test_flake_lock_matches_flake_nix_and_pins_the_cited_revision(tmp_path: Path) -> None:
-    flake = copy_flake(tmp_path / "flake")
+def flake_metadata(flake: Path) -> subprocess.CompletedProcess[str]:
+    """`nix flake metadata --offline --json path:FLAKE` (never writes the lock file)."""
     nix = shutil.which("nix")
     assert nix
-    res = subprocess.run(
+    return subprocess.run(
         [
             nix,
             "--extra-experimental-features",
@@ -186,6 +185,12 @@ def test_flake_lock_matches_flake_nix_and_pins_the_cited_revision(tmp_path: Path
         timeout=120,
         check=False,
     )
+
+
+@needs_nix
+def test_flake_lock_matches_flake_nix_and_pins_the_cited_revision(tmp_path: Path) -> None:
+    flake = copy_flake(tmp_path / "flake")
+    res = flake_metadata(flake)
     if res.returncode != 0 and ("permission denied" in res.stderr.lower() or "cannot connect" in res.stderr.lower()):
         pytest.skip(f"nix cannot use a store here: {res.stderr.strip().splitlines()[-1]}")
     assert res.returncode == 0, res.stderr
@@ -200,25 +205,7 @@ def test_flake_metadata_notices_a_lock_that_does_not_match(tmp_path: Path) -> No
     flake = copy_flake(tmp_path / "flake")
     text = (flake / "flake.nix").read_text(encoding="utf-8").replace('nixos-26.05";', 'nixos-25.11";')
     (flake / "flake.nix").write_text(text, encoding="utf-8")
-    nix = shutil.which("nix")
-    assert nix
-    res = subprocess.run(
-        [
-            nix,
-            "--extra-experimental-features",
-            "nix-command flakes",
-            "flake",
-            "metadata",
-            "--offline",
-            "--no-write-lock-file",
-            "--json",
-            f"path:{flake}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    res = flake_metadata(flake)
     if "permission denied" in res.stderr.lower():
         pytest.skip("nix cannot use a store here")
     # the lock no longer matches: nix must re-lock nixos-25.11, which it cannot do offline

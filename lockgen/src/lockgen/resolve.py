@@ -463,7 +463,7 @@ class _Relock:
             path, current, new_text = refreshed(ws_final, nb)
             if new_text != current:
                 self.tx.write(path, new_text.encode("utf-8"))
-        ws_final = load_workspace(self.root)
+        # the toolchain and notebook rules read their files at check time: no need to load the workspace again
         _, violations = check_workspace(ws_final, use_uv=False)
         if violations:
             lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
