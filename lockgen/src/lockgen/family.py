@@ -3,8 +3,10 @@
 The family of P: P itself; every package that depends on P directly (unsloth, peft, torchvision, vllm ...);
 every package that depends on P transitively and is compiled (ships platform wheels) or carries CUDA
 evidence (xformers through a dependent, flash-attn ...); and P's own compiled or CUDA-linked dependencies (for
-torch: triton and the nvidia runtime wheels it pins). Pure-Python packages that reach P only through others (trl
-via accelerate) are not in it: they do not need to move when P moves.
+torch: triton and the nvidia runtime wheels it pins). Pure-Python packages that reach P only through others are not
+in it: they do not need to move when P moves - except, for torch, the packages whose compatibility follows torch's
+version although their metadata does not say so (transformers, trl, peft, accelerate, torchao, vLLM's stack ...:
+data/hidden.toml [[follows-torch]], each with its reason), when the member installs them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ def family_of(package: str, installed: dict[str, LockedPackage]) -> set[str]:
             stack.append(parent)
             if is_compiled(p) or own_evidence(p):
                 out.add(parent)
+    if root == "torch":
+        from lockgen.hidden import follows_torch
+
+        out |= {n for n in follows_torch() if n in installed and not installed[n].is_workspace}
     for dep in installed[root].dependencies:
         target = installed.get(dep.name)
         if target is None:

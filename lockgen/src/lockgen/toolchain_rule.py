@@ -8,8 +8,9 @@ from typing import Any
 
 def extra_rules() -> list[Callable[[Any], list[Any]]]:
     """Rules beyond lockgen.rules.RULES that are available in this installation."""
+    from lockgen.hidden import rule_hidden_req
     from lockgen.notebooks import rule_notebooks
     from lockgen.steering import rule_build_cuda
     from lockgen.toolchain import rule_toolchain
 
-    return [rule_build_cuda, rule_toolchain, rule_notebooks]
+    return [rule_build_cuda, rule_toolchain, rule_notebooks, rule_hidden_req]

@@ -41,7 +41,6 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     """Shared by lock and bump: run (or dry-run) the transaction and report."""
     from lockgen.cli import require_root
     from lockgen.resolve import dry_run, relock
-    from lockgen.steering import pre_exclude, steer
     from lockgen.ui import Reporter
 
     root = require_root(args)
@@ -73,6 +72,21 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     if not args.dry_run:
         print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
     return 0
+
+
+def pre_exclude(ws: Any) -> list[tuple[str, str, str]]:
+    """Exclusions before resolving: builds the fleet cannot run (data/builds.toml), broken releases
+    (data/hidden.toml)."""
+    from lockgen import hidden, steering
+
+    return steering.pre_exclude(ws) + hidden.pre_exclude(ws)
+
+
+def steer(ws: Any) -> list[tuple[str, str, str]]:
+    """Exclusions after a resolve: builds whose CUDA disagrees with torch, pairs that match a hidden requirement."""
+    from lockgen import hidden, steering
+
+    return steering.steer(ws) + hidden.steer(ws)
 
 
 def _is_runtime_wheel(name: str) -> bool:

@@ -11,7 +11,8 @@ One transaction: writes the fleet's CUDA window as caps on the CUDA runtime pack
 [tool.uv] constraint-dependencies (entries lockgen owns, listed in [tool.lockgen] managed-constraints)
 and excludes builds the fleet's driver cannot run; keeps every pin that still fits, frees the torch
 family of members the fleet no longer admits; runs `uv lock`; steers uv away from builds whose CUDA
-disagrees with torch; pins with == what uv chose; writes nix/toolchain.json and the notebook headers
+disagrees with torch and away from locked pairs that match a requirement the metadata
+hides (data/hidden.toml); pins with == what uv chose; writes nix/toolchain.json and the notebook headers
 listed in [tool.lockgen] notebooks; runs the check. On any failure - uv fails or is killed, Ctrl-C,
 the check fails, a write fails - every file is restored byte for byte.
 exit codes: 0 done, 1 no solution or check failed, 2 bad input
