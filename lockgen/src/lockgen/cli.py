@@ -14,7 +14,7 @@ from lockgen.errors import LockgenError
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 
 # Each module in lockgen.commands exposes register(subparsers); missing ones are skipped.
-COMMANDS = ("check", "lock", "bump", "matrix", "doctor", "explain", "export", "toolchain", "wheelcuda")
+COMMANDS = ("check", "lock", "bump", "matrix", "verify", "doctor", "explain", "export", "toolchain", "wheelcuda")
 
 DESCRIPTION = """\
 Keep a uv workspace's CUDA-linked pins inside the CUDA window of your GPU fleet.
