@@ -178,8 +178,10 @@ def result_from_line(raw: Mapping[str, Any]) -> ProbeResult:
     if status == OK:
         return ProbeResult(str(raw.get("probe")), OK, str(raw.get("detail") or ""))
     status, reading = classify(error)
-    line = last_line(error).replace("NEEDS-GPU: ", "")
-    detail = "expected on a CPU host: no NVIDIA GPU is visible here" if status == NEEDS_GPU else ""
+    line = last_line(error)
+    if "NEEDS-GPU: " in line:
+        line = line.split("NEEDS-GPU: ", 1)[1]
+    detail = "expected on a CPU host" if status == NEEDS_GPU else ""
     return ProbeResult(str(raw.get("probe")), status, detail, line, reading)
 
 
