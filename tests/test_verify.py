@@ -300,3 +300,25 @@ def test_a_failed_probe_line_carries_the_last_line_and_explains_reading() -> Non
     assert r.reading  # lockgen explain recognises a missing attribute (a version mismatch)
     assert result_from_line({"probe": "p", "status": "ok", "detail": "d"}).status == OK
     assert SKIPPED == "skipped"
+
+
+def test_matrix_verify_adds_what_runs_per_row(
+    tmp_path: Path,
+    index: dict[str, str],
+    runner: Callable[..., UvResult],
+    base_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lockgen.cli import main
+
+    monkeypatch.setattr(hidden, "load_hidden", lambda: table(NO_ROWS))
+    ws = new_ws(tmp_path / "ws", index)
+    subprocess.run([find_uv(), "lock"], cwd=ws, env=base_env, check=True, capture_output=True)
+    for k, v in base_env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["-C", str(ws), "matrix", "--drivers", "535", "560", "--verify", "--json"]) == 0
+    rows = {r["driver"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    # 535: torch 2.4.0 + tfm 5.0 (the planted break); 560 runs CUDA 12.4: torch 2.6.0 + tfm 5.0, fine
+    assert rows["535"]["runs"]["app"].startswith("broken: import tfm - ImportError: tfm 5.0 needs torch >= 2.5")
+    assert rows["560"]["runs"] == {"app": "ok (no GPU here)"}

@@ -191,12 +191,21 @@ Runner = Callable[..., UvResult]
 
 
 def install(
-    ws: Workspace, member: str, venv: Path, offline: bool, reporter: Reporter, runner: Runner = run_uv
+    ws: Workspace,
+    member: str,
+    venv: Path,
+    offline: bool,
+    reporter: Reporter,
+    runner: Runner = run_uv,
+    install_project: bool = True,
 ) -> UvResult:
-    """`uv sync --frozen --package M` into `venv` (the lock decides everything; nothing is resolved)."""
+    """`uv sync --frozen --package M` into `venv` (the lock decides everything; nothing is resolved).
+    `install_project=False` installs only the member's dependencies (a staged copy without the members' sources)."""
     args = ["sync", "--frozen", "--package", member, "--no-progress"]
     if offline:
         args.append("--offline")
+    if not install_project:
+        args.append("--no-install-workspace")
     return runner(args, cwd=ws.root, env={"UV_PROJECT_ENVIRONMENT": str(venv)})
 
 
@@ -296,13 +305,14 @@ def verify_member(
     smoke: bool = True,
     timeout: float = 900.0,
     runner: Runner = run_uv,
+    install_project: bool = True,
 ) -> MemberResult:
     """Install one member into a throwaway venv, probe it, remove the venv."""
     with tempfile.TemporaryDirectory(prefix=f"lockgen-verify-{member}-") as tmp:
         venv = Path(tmp) / "venv"
         reporter.step(f"{member}: installing from the lock (uv sync --frozen --package {member})")
         t0 = time.monotonic()
-        res = install(ws, member, venv, offline, reporter, runner)
+        res = install(ws, member, venv, offline, reporter, runner, install_project)
         t_install = time.monotonic() - t0
         if res.returncode != 0:
             tail = last_line(res.stderr) or f"uv exit code {res.returncode}"
@@ -329,6 +339,7 @@ def verify(
     smoke: bool = True,
     timeout: float = 900.0,
     runner: Runner = run_uv,
+    install_project: bool = True,
 ) -> list[MemberResult]:
     """Verify `members` (default: every member with CUDA-linked or ML packages), in workspace order."""
     reporter = reporter or Reporter(quiet=True)
@@ -348,7 +359,7 @@ def verify(
         return []
     work = Path(tempfile.mkdtemp(prefix="lockgen-verify-work-"))
     try:
-        return [verify_member(ws, m, reporter, work, offline, smoke, timeout, runner) for m in chosen]
+        return [verify_member(ws, m, reporter, work, offline, smoke, timeout, runner, install_project) for m in chosen]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -375,4 +386,21 @@ def format_report(results: Sequence[MemberResult]) -> list[str]:
             out.append(f"  {_line(p)}")
             if p.reading:
                 out.append(f"    lockgen explain: {p.reading}")
+    return out
+
+
+def matrix_verdicts(root: Path, reporter: Reporter | None = None, offline: bool = False) -> dict[str, str]:
+    """For `lockgen matrix --verify`: member -> "ok", "ok (no GPU here)" or "broken: PROBE - ERROR", for the staged
+    copy at `root` (its members' sources are not staged: their dependencies are installed, the smokes skipped)."""
+    from lockgen.workspace import load_workspace
+
+    out = {}
+    for r in verify(load_workspace(root), reporter=reporter, offline=offline, smoke=False, install_project=False):
+        if r.broken:
+            first = r.broken[0]
+            more = f" (+{len(r.broken) - 1} more)" if len(r.broken) > 1 else ""
+            out[r.member] = f"broken: {first.probe} - {first.error}{more}"
+        else:
+            gpu = any(p.status == NEEDS_GPU for p in r.probes)
+            out[r.member] = "ok (no GPU here)" if gpu else "ok"
     return out

@@ -39,6 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--drivers", nargs="+", metavar="DRIVER", help="drivers or branches, e.g. 535 570.124.06 580")
     p.add_argument("--gpus", nargs="+", metavar="GPU", help="GPU names or compute capabilities (default: the fleet's)")
     p.add_argument("--json", action="store_true", help="print rows as JSON on stdout")
+    p.add_argument("--verify", action="store_true", help="also install each row's lock and run `lockgen verify`")
     p.set_defaults(func=run)
 
 
@@ -114,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
                     row["members"][m] = {"cuda": str(mc.cuda) if mc.cuda else None} | {
                         h: installed[h].version for h in headline(final, m) if h in installed
                     }
+                if args.verify:  # lockgen verify on the row's lock: "runs on this host"
+                    from lockgen.verify import matrix_verdicts
+
+                    row["runs"] = matrix_verdicts(stage, reporter)
             except LockgenError as e:
                 row["error"] = str(e).splitlines()[0]
             rows.append(row)
@@ -135,5 +140,6 @@ def _line(row: dict[str, Any]) -> str:
     parts = []
     for m, info in row["members"].items():
         pkgs = ", ".join(f"{k} {v}" for k, v in info.items() if k != "cuda")
-        parts.append(f"{m}: CUDA {info['cuda']} ({pkgs})")
+        runs = f" runs: {row['runs'][m]}" if m in row.get("runs", {}) else ""
+        parts.append(f"{m}: CUDA {info['cuda']} ({pkgs}){runs}")
     return head + "; ".join(parts)
