@@ -118,6 +118,13 @@ def main() -> int:
             emit(f"import {name}", "broken", "", f"PackageNotFoundError: {name} is not installed in the venv")
     # torch first: most of the stack imports it, and its failure explains theirs
     order = sorted(installed, key=lambda n: (n != "torch", n))
+    # the stack probes look at what the venv has, direct or not (serve gets transformers through vllm)
+    for name in ("torch", "transformers", "tokenizers", "vllm"):
+        if name not in installed:
+            try:
+                installed[name] = metadata.distribution(name)
+            except metadata.PackageNotFoundError:
+                continue
     for name in order:
         mods = [m for m in top_level_modules(installed[name]) if m not in skip]
         if not mods:
