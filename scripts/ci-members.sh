@@ -4,6 +4,9 @@
 #      model; Unsloth 2026.10 trains on CPU when there is no GPU).
 #   2. `uv sync --frozen --package serve` into another environment, then serve-smoke on what train-smoke saved
 #      (CPU checks; generation too when a GPU is visible).
+#   3. `lockgen verify --offline --no-smoke`: each member again in a throwaway venv from the (now warm) cache, every
+#      direct dependency imported, torch's CUDA against the lock, transformers sees torch, tokenizer round trips
+#      (the smokes ran above). Measured warm on the 2-core dev host: 52 s for both members (install 2-4 s each).
 # Each step prints its wall time. Environment: UV (the uv binary, default `uv`), UV_PYTHON as for any uv call,
 # CI_MEMBERS_WORK (work directory, default a fresh temporary one, removed at the end unless CI_MEMBERS_KEEP=1).
 set -euo pipefail
@@ -38,9 +41,10 @@ step "train: uv sync --frozen" env UV_PROJECT_ENVIRONMENT="$work/train-env" "$uv
 step "train: train-smoke" "$work/train-env/bin/train-smoke" --out "$work/smoke"
 step "serve: uv sync --frozen" env UV_PROJECT_ENVIRONMENT="$work/serve-env" "$uv_bin" sync --frozen --package serve
 step "serve: serve-smoke" "$work/serve-env/bin/serve-smoke" --work "$work/smoke"
+step "lockgen verify (imports, CUDA)" "$uv_bin" run --frozen lockgen verify --offline --no-smoke
 total_end=$(date +%s.%N)
 
 printf '\n== ci-members: wall times\n'
 printf '%s\n' "${timings[@]}"
 printf '%-32s %6s s\n' "total" "$(elapsed "$total_start" "$total_end")"
-echo "ci-members: ok (train env, train-smoke, serve env, serve-smoke)"
+echo "ci-members: ok (train env, train-smoke, serve env, serve-smoke, lockgen verify)"

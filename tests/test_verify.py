@@ -322,3 +322,9 @@ def test_matrix_verify_adds_what_runs_per_row(
     # 535: torch 2.4.0 + tfm 5.0 (the planted break); 560 runs CUDA 12.4: torch 2.6.0 + tfm 5.0, fine
     assert rows["535"]["runs"]["app"].startswith("broken: import tfm - ImportError: tfm 5.0 needs torch >= 2.5")
     assert rows["560"]["runs"] == {"app": "ok (no GPU here)"}
+
+
+def test_ci_members_runs_verify_offline_after_the_smokes() -> None:
+    text = (Path(__file__).parent.parent / "scripts" / "ci-members.sh").read_text(encoding="utf-8")
+    verify_at = text.index("lockgen verify --offline --no-smoke")
+    assert verify_at > text.index('"$work/serve-env/bin/serve-smoke" --work "$work/smoke"')
