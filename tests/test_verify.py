@@ -326,5 +326,5 @@ def test_matrix_verify_adds_what_runs_per_row(
 
 def test_ci_members_runs_verify_offline_after_the_smokes() -> None:
     text = (Path(__file__).parent.parent / "scripts" / "ci-members.sh").read_text(encoding="utf-8")
-    verify_at = text.index("lockgen verify --offline --no-smoke")
+    verify_at = text.index('"$uv_bin" run --frozen lockgen verify --offline --no-smoke')
     assert verify_at > text.index('"$work/serve-env/bin/serve-smoke" --work "$work/smoke"')
