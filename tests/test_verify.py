@@ -286,6 +286,13 @@ def test_property_after_lock_no_locked_pair_matches_a_row(
         ("RuntimeError: Found no NVIDIA driver on your system.", NEEDS_GPU),
         ("AttributeError: module 'torch' has no attribute 'float4_e2m1fn_x2'", BROKEN),
         ("NameError: name 'nn' is not defined", BROKEN),
+        # seen on the 550 fleet (vllm 0.8.5.post1): vLLM logs a no-GPU warning first, then the smoke fails for
+        # a reason that has nothing to do with the GPU - broken, judged by the failure, not by the log above it
+        (
+            "WARNING Found no NVIDIA driver on your system.\nINFO libcuda.so not found\n"
+            "serve-smoke: failed: serve command line: ModuleNotFoundError: No module named 'vllm.utils.argparse_utils'",
+            BROKEN,
+        ),
     ],
 )
 def test_classify(error: str, status: str) -> None:

@@ -157,17 +157,20 @@ def last_line(text: str) -> str:
 
 
 def classify(error_text: str) -> tuple[str, str | None]:
-    """(status, lockgen.explain's reading) for a failed probe: needs-gpu when the error says there is no GPU."""
+    """(status, lockgen.explain's reading) for a failed probe, judged by the failure itself - the error's last line -
+    not by what was logged before it (vLLM warns about a missing driver and then fails for another reason):
+    needs-gpu when that line says there is no GPU or driver, else broken."""
     from lockgen.explain import explain
 
+    last = last_line(error_text)
     try:
-        ex = explain(error_text)
+        ex = explain(last)
     except LockgenError:
         ex = None
     reading = None
     if ex is not None and ex.recognised:
-        reading = f"{ex.title}: {ex.cause}" if ex.cause else ex.title
-    if any(m in error_text for m in NO_GPU_MARKERS) or (ex is not None and ex.category in NO_GPU_CLASSES):
+        reading = ex.cause or ex.title
+    if any(m in last for m in NO_GPU_MARKERS) or (ex is not None and ex.category in NO_GPU_CLASSES):
         return NEEDS_GPU, reading
     return BROKEN, reading
 
