@@ -10,6 +10,7 @@ adapter. Without one it says that generation was skipped (and fails with --requi
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import tempfile
@@ -51,14 +52,42 @@ def check(name: str, fn: Callable[[], str]) -> str:
     return detail
 
 
+# What serve-smoke uses from vLLM, where each release keeps it (vLLM moved these; serve allows vllm >= 0.8.5.post1,
+# its pyproject's [tool.lockgen] ranges): the first location this vLLM has wins.
+MOVED = {
+    # vllm/utils/argparse_utils.py in 0.11.2 and later (not in 0.11.0); before, vllm/utils.py
+    "FlexibleArgumentParser": (("vllm.utils.argparse_utils", "FlexibleArgumentParser"), ("vllm.utils", "")),
+    # vllm.tokenizers from 0.12.0 (vllm-project/vllm#29793); before, vllm.transformers_utils.tokenizer
+    "get_tokenizer": (("vllm.tokenizers", "get_tokenizer"), ("vllm.transformers_utils.tokenizer", "")),
+    # vllm/config/lora.py in 0.10.2 and later (not in 0.8.5.post1); before, vllm/config.py
+    "LoRAConfig": (("vllm.config.lora", "LoRAConfig"), ("vllm.config", "")),
+}
+
+
+def from_vllm(name: str) -> Any:
+    """`name` from the first module of MOVED[name] that this vLLM has (an ImportError naming all when none)."""
+    import importlib
+
+    tried = []
+    for module, attr in MOVED[name]:
+        try:
+            return getattr(importlib.import_module(module), attr or name)
+        except (ImportError, AttributeError) as e:
+            tried.append(f"{module}: {first_line(e)}")
+    raise ImportError(f"{name} not found in this vLLM ({'; '.join(tried)})")
+
+
 def parse_with_vllm(argv: list[str]) -> Any:
     """Parse `vllm serve` arguments with vLLM's own parser and validation (as `vllm serve` would)."""
     from vllm import platforms
     from vllm.entrypoints.cli.serve import ServeSubcommand
-    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    FlexibleArgumentParser = from_vllm("FlexibleArgumentParser")  # noqa: N806 - a class
 
     previous = platforms.current_platform
-    swap = previous.is_unspecified()
+    # `_enum` is what Platform.is_unspecified() reads; vLLM 0.8.5 has no is_unspecified(), and asking its platform
+    # for a missing attribute recurses in Platform.__getattr__
+    swap = getattr(type(previous), "_enum", None) is not None and previous._enum.name == "UNSPECIFIED"
     if swap:
         # No GPU: vLLM's parser needs a device type to build its defaults; borrow the CPU platform for the parse,
         # as `vllm bench` does, and put the detected one back afterwards.
@@ -102,16 +131,17 @@ def cpu_checks(model_dir: Path, adapter: Adapter | None) -> None:
 
         engine_args = EngineArgs(model=str(model_dir), max_model_len=MAX_LEN, enforce_eager=True)
         mc = engine_args.create_model_config()
-        if not mc.registry.is_text_generation_model(mc.architectures, mc):
+        is_generative = mc.registry.is_text_generation_model
+        # (architectures, model_config) since vLLM 0.10; vLLM 0.8.5 takes the architectures only
+        args = (mc.architectures, mc) if len(inspect.signature(is_generative).parameters) >= 2 else (mc.architectures,)
+        if not is_generative(*args):
             raise SmokeFailure(f"model config: {mc.architectures} is not a text generation model for vLLM")
         return f"{', '.join(mc.architectures)}, dtype {mc.dtype}, max_model_len {mc.max_model_len}"
 
     check("model config", model_config)
 
     def tokenizer() -> str:
-        from vllm.tokenizers import get_tokenizer
-
-        tok = get_tokenizer(str(model_dir))
+        tok = from_vllm("get_tokenizer")(str(model_dir))
         ids = tok.encode(PROMPT, add_special_tokens=False)
         if tok.unk_token_id is not None and tok.unk_token_id in ids:
             raise SmokeFailure(f"tokenizer: {PROMPT!r} has unknown words under vLLM's tokenizer loader")
@@ -125,8 +155,9 @@ def cpu_checks(model_dir: Path, adapter: Adapter | None) -> None:
     if adapter is not None:
 
         def lora() -> str:
-            from vllm.config.lora import LoRAConfig
             from vllm.lora.peft_helper import PEFTHelper
+
+            LoRAConfig = from_vllm("LoRAConfig")  # noqa: N806 - a class
 
             helper = PEFTHelper.from_local_dir(adapter.path, max_position_embeddings=MAX_LEN)
             helper.validate_legal(LoRAConfig(max_lora_rank=lora_rank_bucket(adapter.rank)))  # type: ignore[arg-type]
