@@ -195,7 +195,13 @@ def test_every_exclusion_leaves_the_bad_set() -> None:
 # ---- on a workspace: steer and the check rule ----
 
 
-def write_ws(root: Path, members: dict[str, list[str]], lock_packages: list[dict[str, Any]]) -> Path:
+def write_ws(
+    root: Path,
+    members: dict[str, list[str]],
+    lock_packages: list[dict[str, Any]],
+    driver: str = "580.65.06",
+    member_tool: dict[str, Any] | None = None,
+) -> Path:
     import tomlkit
 
     root.mkdir(parents=True, exist_ok=True)
@@ -203,7 +209,7 @@ def write_ws(root: Path, members: dict[str, list[str]], lock_packages: list[dict
         "project": {"name": "root", "version": "0", "requires-python": ">=3.12", "dependencies": []},
         "tool": {
             "uv": {"package": False, "workspace": {"members": [f"workspaces/{m}" for m in members]}},
-            "lockgen": {"driver": "580.65.06", "gpus": ["H100"]},
+            "lockgen": {"driver": driver, "gpus": ["A100"]},
         },
     }
     (root / "pyproject.toml").write_text(tomlkit.dumps(doc))
@@ -211,9 +217,10 @@ def write_ws(root: Path, members: dict[str, list[str]], lock_packages: list[dict
     for m, reqs in members.items():
         d = root / "workspaces" / m
         d.mkdir(parents=True)
-        (d / "pyproject.toml").write_text(
-            tomlkit.dumps({"project": {"name": m, "version": "0.1", "dependencies": [f"{r}" for r in reqs]}})
-        )
+        member_doc: dict[str, Any] = {"project": {"name": m, "version": "0.1", "dependencies": list(reqs)}}
+        if member_tool and m in member_tool:
+            member_doc["tool"] = {"lockgen": member_tool[m]}
+        (d / "pyproject.toml").write_text(tomlkit.dumps(member_doc))
         pkgs.append(
             {
                 "name": m,
@@ -280,3 +287,27 @@ def test_torch_family_includes_what_follows_torch_when_installed() -> None:
     assert {"torch", "transformers", "trl"} <= fam and "requests" not in fam
     # not installed: not added; other roots are unaffected
     assert "peft" not in fam and family_of("transformers", installed) == {"transformers"}
+
+
+# ---- a member's own floor that the fleet excludes, said in the user's terms ----
+
+
+@pytest.mark.parametrize(("driver", "expected"), [("535", 1), ("550", 0), ("580.65.06", 0)])
+def test_floor_conflicts_name_the_member_the_floor_and_the_driver(tmp_path: Path, driver: str, expected: int) -> None:
+    from lockgen.commands.bump import floor_conflicts
+    from lockgen.workspace import load_workspace
+
+    root = write_ws(
+        tmp_path / "ws",
+        {"serve": ["vllm==0.33.0"]},
+        [reg("vllm", "0.33.0")],
+        driver=driver,
+        member_tool={"serve": {"ranges": {"vllm": ">=0.8.5.post1"}}},
+    )
+    found = floor_conflicts(load_workspace(root))
+    assert len(found) == expected
+    if expected:
+        # data/builds.toml: vLLM 0.8.x wheels are CUDA 12.4 builds; NVIDIA's toolkit driver for 12.4 is 550.54.14
+        assert found[0].startswith("serve needs vllm>=0.8.5.post1 (workspaces/serve/pyproject.toml")
+        assert "CUDA 12.4 build (it needs driver >= 550.54.14)" in found[0]
+        assert "driver 535 cannot run serve" in found[0] and "vllm<0.8.0" in found[0]
