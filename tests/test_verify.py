@@ -284,6 +284,8 @@ def test_property_after_lock_no_locked_pair_matches_a_row(
         ("Traceback ...\nRuntimeError: NEEDS-GPU: torch 2.4.0 sees no CUDA device", NEEDS_GPU),
         ("OSError: libcuda.so.1: cannot open shared object file: No such file or directory", NEEDS_GPU),
         ("RuntimeError: Found no NVIDIA driver on your system.", NEEDS_GPU),
+        # unsloth 2025.7.2 on the 535 fleet's lock, CPU host (notes/issue11.md)
+        ("NotImplementedError: Unsloth currently only works on NVIDIA GPUs and Intel GPUs.", NEEDS_GPU),
         ("AttributeError: module 'torch' has no attribute 'float4_e2m1fn_x2'", BROKEN),
         ("NameError: name 'nn' is not defined", BROKEN),
         # seen on the 550 fleet (vllm 0.8.5.post1): vLLM logs a no-GPU warning first, then the smoke fails for

@@ -41,6 +41,8 @@ NO_GPU_MARKERS = (
     "nvidia-smi",
     "CUDA driver initialization failed",
     "no CUDA-capable device",
+    "only works on NVIDIA GPUs",  # Unsloth 2025.x on a host without a GPU
+    "cannot find any torch accelerator",  # Unsloth, later wording
 )
 NO_GPU_CLASSES = ("cuda_unavailable_no_driver",)
 # Packages whose presence makes a member worth verifying even without CUDA evidence.
