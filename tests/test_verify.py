@@ -337,3 +337,34 @@ def test_ci_members_runs_verify_offline_after_the_smokes() -> None:
     text = (Path(__file__).parent.parent / "scripts" / "ci-members.sh").read_text(encoding="utf-8")
     verify_at = text.index('"$uv_bin" run --frozen lockgen verify --offline --no-smoke')
     assert verify_at > text.index('"$work/serve-env/bin/serve-smoke" --work "$work/smoke"')
+
+
+def test_serve_finds_the_vllm_apis_that_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve.smoke.from_vllm: the new location when this vLLM has it, else the old one (vLLM 0.8.5 has only
+    vllm.transformers_utils.tokenizer, vllm/utils.py, vllm/config.py), else an ImportError naming every place."""
+    import sys
+    import types
+
+    src = str(Path(__file__).resolve().parents[1] / "workspaces" / "serve" / "src")
+    monkeypatch.syspath_prepend(src)
+    from serve import smoke
+
+    def fake(name: str, **attrs: object) -> None:
+        mod = types.ModuleType(name)
+        mod.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, name, mod)
+
+    def old() -> None: ...
+
+    def new() -> None: ...
+
+    for name in ("vllm", "vllm.transformers_utils", "vllm.utils"):
+        fake(name)
+    fake("vllm.transformers_utils.tokenizer", get_tokenizer=old)
+    monkeypatch.setitem(sys.modules, "vllm.tokenizers", None)  # absent: import raises ImportError
+    assert smoke.from_vllm("get_tokenizer") is old
+    fake("vllm.tokenizers", get_tokenizer=new)
+    assert smoke.from_vllm("get_tokenizer") is new
+    monkeypatch.setitem(sys.modules, "vllm.utils.argparse_utils", None)
+    with pytest.raises(ImportError, match="FlexibleArgumentParser not found in this vLLM"):
+        smoke.from_vllm("FlexibleArgumentParser")
