@@ -368,3 +368,46 @@ def test_serve_finds_the_vllm_apis_that_moved(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "vllm.utils.argparse_utils", None)
     with pytest.raises(ImportError, match="FlexibleArgumentParser not found in this vLLM"):
         smoke.from_vllm("FlexibleArgumentParser")
+
+
+def test_a_hanging_probe_is_ended_at_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import time
+
+    from lockgen.ui import Reporter
+
+    from lockgen import verify as verify_mod
+
+    script = tmp_path / "hang.py"
+    script.write_text(
+        'import json, time\nprint(json.dumps({"probe": "import a", "status": "ok"}), flush=True)\ntime.sleep(60)\n'
+    )
+    monkeypatch.setattr(verify_mod, "PROBE_SCRIPT", script)
+    t0 = time.monotonic()
+    results = verify_mod.run_probes(Path(sys.executable), {"dists": []}, Reporter(quiet=True), "m", timeout=2)
+    assert time.monotonic() - t0 < 20
+    assert [(r.probe, r.status) for r in results] == [("import a", OK), ("probe process", BROKEN)]
+    assert results[-1].detail == "the probes did not finish within 2 s (--timeout)"
+
+
+def test_offline_without_the_wheels_in_the_cache_is_a_broken_install(
+    tmp_path: Path, index: dict[str, str], runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hidden, "load_hidden", lambda: table(NO_ROWS))
+    ws = new_ws(tmp_path / "ws", index)
+    lock(ws, runner)
+    empty = uv_env(tmp_path / "empty-cache", offline=True)
+
+    def cold(args: list[str], cwd: Path, env: dict[str, str] | None = None, **kw: Any) -> UvResult:
+        return run_uv(args, cwd=cwd, env={**empty, **(env or {})}, **kw)
+
+    # file:// wheels need no network, so uv would fill the empty cache from them: point the lock elsewhere
+    from urllib.parse import urlparse
+
+    files = str(Path(urlparse(index["pypi"]).path).parent / "files")
+    lock_file = ws / "uv.lock"
+    assert files in lock_file.read_text()
+    lock_file.write_text(lock_file.read_text().replace(files, str(tmp_path / "gone")))
+    (result,) = verify(load_workspace(ws), runner=cold, offline=True)
+    assert not result.installed and [p.probe for p in result.probes] == ["install"]
+    assert result.probes[0].status == BROKEN and "run without --offline once" in (result.probes[0].error or "")

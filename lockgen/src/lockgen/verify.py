@@ -11,11 +11,14 @@ The venvs are removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -243,6 +246,10 @@ def run_probes(
         p.stdin.write(json.dumps(spec))
         p.stdin.close()
         deadline = time.monotonic() + timeout
+        # a probe that hangs (an import waiting on a device) prints nothing: the watchdog ends it at the deadline
+        watchdog = threading.Timer(timeout, _kill_group, (p,))
+        watchdog.daemon = True
+        watchdog.start()
         for line in p.stdout:
             try:
                 raw = json.loads(line)
@@ -255,22 +262,34 @@ def run_probes(
             results.append(r)
             reporter.step(f"{member}: {_line(r)}")
             if time.monotonic() > deadline:
-                p.kill()
+                _kill_group(p)
                 break
         try:
             p.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            p.kill()
+            _kill_group(p)
             p.wait()
+        watchdog.cancel()
         err.seek(0)
         stderr = err.read()
     if not seen_done:
-        why = f"the probe process ended early (exit code {p.returncode})"
+        timed_out = time.monotonic() >= deadline
+        why = (
+            f"the probes did not finish within {timeout:.0f} s (--timeout)"
+            if timed_out
+            else f"the probe process ended early (exit code {p.returncode})"
+        )
         tail = last_line(stderr) or why
         status, reading = classify(stderr)
         results.append(ProbeResult("probe process", status, why, tail, reading))
         reporter.step(f"{member}: {_line(results[-1])}")
     return results
+
+
+def _kill_group(p: subprocess.Popen[str]) -> None:
+    """End a probe process and anything it started (it runs in its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, signal.SIGKILL)
 
 
 def run_smoke(
