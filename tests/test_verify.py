@@ -411,3 +411,31 @@ def test_offline_without_the_wheels_in_the_cache_is_a_broken_install(
     (result,) = verify(load_workspace(ws), runner=cold, offline=True)
     assert not result.installed and [p.probe for p in result.probes] == ["install"]
     assert result.probes[0].status == BROKEN and "run without --offline once" in (result.probes[0].error or "")
+
+
+def test_train_writes_tokenizer_configs_both_transformers_majors_read() -> None:
+    """Transformers 5's tokenizer_config.json (read from train's env, transformers 5.17.0, 2026-11-29) in the
+    Transformers 4 spelling; what is already portable is left alone."""
+    import sys
+
+    src = str(Path(__file__).resolve().parents[1] / "workspaces" / "train" / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    from train.lora import portable_tokenizer_config
+
+    written_by_v5 = {
+        "backend": "tokenizers",
+        "bos_token": "<s>",
+        "extra_special_tokens": ["<|system|>", "<|user|>", "<|assistant|>"],
+        "tokenizer_class": "TokenizersBackend",
+        "unk_token": "<unk>",
+    }
+    assert portable_tokenizer_config(written_by_v5) == {
+        "backend": "tokenizers",
+        "bos_token": "<s>",
+        "additional_special_tokens": ["<|system|>", "<|user|>", "<|assistant|>"],
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "unk_token": "<unk>",
+    }
+    v4 = {"tokenizer_class": "LlamaTokenizer", "extra_special_tokens": {"image_token": "<image>"}}
+    assert portable_tokenizer_config(v4) == v4

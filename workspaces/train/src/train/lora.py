@@ -51,6 +51,33 @@ def first_line(error: BaseException) -> str:
     return type(error).__name__
 
 
+def portable_tokenizer_config(data: dict[str, Any]) -> dict[str, Any]:
+    """tokenizer_config.json as Transformers 4 and 5 both read it. Transformers 5 writes its generic fast tokenizer
+    as "TokenizersBackend" and extra special tokens as a list, which Transformers 4 cannot load ("Tokenizer class
+    TokenizersBackend does not exist"): what serve meets on a fleet whose vLLM caps transformers below 5 (vLLM
+    0.11.2 on a 570 fleet, lockgen verify, notes/issue11.md). Both majors read the Transformers 4 spelling."""
+    out = dict(data)
+    if out.get("tokenizer_class") == "TokenizersBackend":
+        out["tokenizer_class"] = "PreTrainedTokenizerFast"
+    extra = out.get("extra_special_tokens")
+    if isinstance(extra, list):
+        del out["extra_special_tokens"]
+        have = list(out.get("additional_special_tokens") or [])
+        out["additional_special_tokens"] = have + [t for t in extra if t not in have]
+    return out
+
+
+def save_tokenizer(tokenizer: Any, directory: Path) -> None:
+    """`tokenizer.save_pretrained(directory)`, with a tokenizer_config.json every Transformers major can load."""
+    tokenizer.save_pretrained(str(directory))
+    config_file = directory / "tokenizer_config.json"
+    if config_file.is_file():
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+        portable = portable_tokenizer_config(data)
+        if portable != data:
+            config_file.write_text(json.dumps(portable, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def set_offline(offline: bool) -> None:
     """Forbid Hub downloads for this process (must run before huggingface_hub is imported to take effect)."""
     if offline:
@@ -176,7 +203,7 @@ def train_lora(config: TrainConfig, dataset: Dataset, say: Say) -> TrainResult:
     steps = int(getattr(state, "global_step", 0))
     config.output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(config.output))
-    tokenizer.save_pretrained(str(config.output))
+    save_tokenizer(tokenizer, config.output)
     result = TrainResult(
         adapter_dir=config.output,
         steps=steps,

@@ -21,7 +21,7 @@ from typing import Any
 
 from train.config import TrainConfig, UsageError
 from train.dataset import DatasetError, to_jsonl
-from train.lora import TrainingError, import_unsloth, set_offline
+from train.lora import TrainingError, import_unsloth, save_tokenizer, set_offline
 
 PROG = "train-smoke"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "gpu-workspace-smoke"
@@ -94,7 +94,7 @@ def build_tokenizer(directory: Path) -> Any:
         model_max_length=TINY["max_position_embeddings"],
     )
     tok.chat_template = CHAT_TEMPLATE
-    tok.save_pretrained(str(directory))
+    save_tokenizer(tok, directory)
     return tok
 
 
