@@ -22,3 +22,11 @@ class InputError(LockgenError):
 
 class UvError(LockgenError):
     """uv could not be found or failed in a way that is not a finding about the workspace."""
+
+
+class OutputClosed(Exception):
+    """The reader of lockgen's standard output went away (`lockgen check | head -1`): stop quietly."""
+
+
+class OutputError(LockgenError):
+    """Standard output cannot be written (`lockgen check > /dev/full`)."""

@@ -16,6 +16,7 @@ from lockgen.errors import InputError
 from lockgen.fleet import Fleet, fleet_from_config
 from lockgen.knowledge import Knowledge, load_knowledge
 from lockgen.lockfile import Lock, normalize, read_lock
+from lockgen.schema import validate_member, validate_root
 from lockgen.window import Window, cuda_window
 
 PYPI = "https://pypi.org/simple"
@@ -99,8 +100,9 @@ def find_root(start: Path) -> Path:
             except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
                 return d  # let load_workspace report the malformed file
             tool = data.get("tool", {})
-            if "lockgen" in tool or "workspace" in tool.get("uv", {}):
-                return d
+            uv = tool.get("uv", {}) if isinstance(tool, dict) else None
+            if not isinstance(uv, dict) or "lockgen" in tool or "workspace" in uv:
+                return d  # a malformed [tool] is reported by load_workspace (lockgen.schema)
     raise InputError(
         str(start), None, "no pyproject.toml with [tool.uv.workspace] or [tool.lockgen] here or above; use -C DIR"
     )
@@ -145,6 +147,7 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing
     """Read the workspace rooted at `root` (with `allow_missing_lock`, a workspace not locked yet has an empty lock)."""
     knowledge = knowledge or load_knowledge()
     data = read_toml(root / "pyproject.toml", "pyproject.toml")
+    validate_root(data, root)
     tool = data.get("tool", {})
     if not isinstance(tool.get("lockgen", {}), Mapping):
         raise InputError("pyproject.toml", "tool.lockgen", "expected a table")
@@ -155,6 +158,7 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing
         rel = d.relative_to(root).as_posix() if d != root else "."
         display = f"{rel}/pyproject.toml"
         mdata = read_toml(d / "pyproject.toml", display)
+        validate_member(mdata, display)
         project = mdata.get("project", {})
         if not isinstance(project.get("name"), str):
             raise InputError(display, "project.name", "missing")
@@ -169,7 +173,7 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing
     else:
         lock = read_lock(root / "uv.lock")
     pv = root / ".python-version"
-    python_version = pv.read_text(encoding="utf-8").strip() if pv.is_file() else None
+    python_version = read_text(pv, ".python-version").strip() if pv.is_file() else None
     return Workspace(
         root=root,
         pyproject=data,
