@@ -101,9 +101,9 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         try:
             args = parser.parse_args(argv)
-        except SystemExit as e:  # --help, --version, a usage error: argparse has printed what it had to say
+        except SystemExit:  # --help, --version, a usage error: argparse has printed what it had to say
             sys.stdout.flush()
-            return e.code if isinstance(e.code, int) else EXIT_INPUT
+            raise
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_INPUT
