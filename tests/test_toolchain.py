@@ -53,7 +53,7 @@ def make_workspace(
     root: Path, members: dict[str, list[tuple[str, str]]], python: str = "3.12", policy: str | None = None
 ) -> Path:
     """A workspace whose member M depends on the (name, version) packages given; uv.lock written by hand."""
-    root.mkdir(parents=True, exist_ok=True)
+    (root / "nix").mkdir(parents=True, exist_ok=True)  # where a flake project keeps toolchain.json
     names = list(members)
     policy_line = f'policy = "{policy}"\n' if policy else ""
     (root / "pyproject.toml").write_text(
@@ -296,6 +296,11 @@ def test_compare_rejects_a_file_of_another_schema() -> None:
 
 def test_cli_write_then_check(ws_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(ws_root), "toolchain"]) == 1  # missing
+    capsys.readouterr()
+    (ws_root / "nix").rmdir()
+    assert main(["-C", str(ws_root), "toolchain", "--write"]) == 2  # its folder is missing: said, not created
+    assert "nix does not exist" in capsys.readouterr().err and not (ws_root / "nix").exists()
+    (ws_root / "nix").mkdir()
     assert main(["-C", str(ws_root), "toolchain", "--write"]) == 0
     text = (ws_root / TOOLCHAIN_FILE).read_text(encoding="utf-8")
     assert json.loads(text)["members"]["train"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"}

@@ -55,7 +55,7 @@ def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
         current = path.read_bytes().decode("utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(nb.path, None, f"cannot be read: {e}") from None
-    return path, current, render(ws, nb.member, "pep723", current)
+    return path, current, render(ws, nb.member, "pep723", current, nb.path)
 
 
 def rule_notebooks(ws: Workspace) -> list[Violation]:

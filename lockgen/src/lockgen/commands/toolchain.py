@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         load_nixpkgs_table,
         nixpkgs_rev,
         read_json_file,
+        render_toolchain,
         toolchain_for,
-        write_toolchain,
     )
     from lockgen.workspace import load_workspace
 
@@ -80,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
             except InputError:
                 current = None
         if current != expected:
-            write_toolchain(root, expected)
+            from lockgen.safefile import write_target
+            from lockgen.schema import inside
+
+            # inside the project (no link out of it), a regular file or new, its folder present; mode kept
+            folder = inside(root, path.parent.relative_to(root).as_posix(), "lockgen toolchain --write", TOOLCHAIN_FILE)
+            write_target(folder / path.name, render_toolchain(expected).encode("utf-8"), TOOLCHAIN_FILE)
             wrote = True
     actual: Any = None
     if path.is_file():
