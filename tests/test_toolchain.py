@@ -234,7 +234,7 @@ def test_rule_reports_a_missing_file_only_when_a_flake_reads_it(ws_root: Path) -
 
 
 def test_rule_reports_malformed_json(ws_root: Path) -> None:
-    (ws_root / "nix").mkdir()
+    (ws_root / "nix").mkdir(exist_ok=True)
     (ws_root / TOOLCHAIN_FILE).write_text("{not json", encoding="utf-8")
     (v,) = rule_toolchain(load_workspace(ws_root))
     assert "not valid JSON" in v.message
@@ -300,7 +300,7 @@ def test_cli_write_then_check(ws_root: Path, capsys: pytest.CaptureFixture[str])
     (ws_root / "nix").rmdir()
     assert main(["-C", str(ws_root), "toolchain", "--write"]) == 2  # its folder is missing: said, not created
     assert "nix does not exist" in capsys.readouterr().err and not (ws_root / "nix").exists()
-    (ws_root / "nix").mkdir()
+    (ws_root / "nix").mkdir(exist_ok=True)
     assert main(["-C", str(ws_root), "toolchain", "--write"]) == 0
     text = (ws_root / TOOLCHAIN_FILE).read_text(encoding="utf-8")
     assert json.loads(text)["members"]["train"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"}
