@@ -34,11 +34,26 @@ def one_error_line(err: str) -> str:
 
 ROOT_CASES = [
     # (what, old, new, expected "file: key" and words)
-    ("members are not strings", "members = [", "members = [1, 2, ", r"pyproject\.toml: tool\.uv\.workspace\.members\[0\]: "),
+    (
+        "members are not strings",
+        "members = [",
+        "members = [1, 2, ",
+        r"pyproject\.toml: tool\.uv\.workspace\.members\[0\]: ",
+    ),
     ("a member outside the root", "members = [", 'members = ["/etc", ', r"members\[0\]: '/etc' is not inside"),
     ("a member above the root", "members = [", 'members = ["../x", ', r"members\[0\]: '\.\./x' is not inside"),
-    ("driver 999.99", 'driver = "580.65.06"', 'driver = "999.99"', r"tool\.lockgen\.driver: '999\.99' is not an NVIDIA"),
-    ("driver in Arabic-Indic digits", 'driver = "580.65.06"', 'driver = "٥٨٠"', r"tool\.lockgen\.driver: not an NVIDIA"),
+    (
+        "driver 999.99",
+        'driver = "580.65.06"',
+        'driver = "999.99"',
+        r"tool\.lockgen\.driver: '999\.99' is not an NVIDIA",
+    ),
+    (
+        "driver in Arabic-Indic digits",
+        'driver = "580.65.06"',
+        'driver = "٥٨٠"',
+        r"tool\.lockgen\.driver: not an NVIDIA",
+    ),
     ("no GPUs", 'gpus = ["T4", "L4", "A100", "H100"]', "gpus = []", r"tool\.lockgen\.gpus: lists no GPU"),
     ("gpus a string", 'gpus = ["T4", "L4", "A100", "H100"]', 'gpus = "H100"', r"tool\.lockgen\.gpus: expected a list"),
     ("policy a list", 'driver = "580.65.06"', 'driver = "580.65.06"\npolicy = ["minor"]', r"tool\.lockgen\.policy: "),
@@ -96,9 +111,19 @@ def test_binary_python_version(workspace_copy: Path, capsys: pytest.CaptureFixtu
 LOCK_CASES = [
     ("name = 5", 'name = "torch"', "name = 5", r"uv\.lock: package\[\d+\] \([a-z-]+\)\.dependencies\[\d+\]\.name: "),
     ("revision", "revision = 5", 'revision = "abc"', r"uv\.lock: revision: expected an integer"),
-    ("requires-python", 'requires-python = "', "requires-python = 5\nx = \"", r"uv\.lock: requires-python: "),
-    ("version", 'version = "2.10.0"', "version = 2.1", r"uv\.lock: package\[\d+\] \([a-z0-9-]+\)\.(dependencies\[\d+\]\.)?version: expected a string"),
-    ("hash", 'hash = "sha256:', 'hash = 5, x = "', r"uv\.lock: package\[\d+\] \([a-z0-9-]+\)\.(wheels\[\d+\]|sdist)\.hash"),
+    ("requires-python", 'requires-python = "', 'requires-python = 5\nx = "', r"uv\.lock: requires-python: "),
+    (
+        "version",
+        'version = "2.10.0"',
+        "version = 2.1",
+        r"uv\.lock: package\[\d+\] \([a-z0-9-]+\)\.(dependencies\[\d+\]\.)?version: expected a string",
+    ),
+    (
+        "hash",
+        'hash = "sha256:',
+        'hash = 5, x = "',
+        r"uv\.lock: package\[\d+\] \([a-z0-9-]+\)\.(wheels\[\d+\]|sdist)\.hash",
+    ),
     ("members", "members = [", "members = [5, ", r"uv\.lock: manifest\.members\[0\]: "),
 ]
 
@@ -150,7 +175,11 @@ def test_arbitrary_equality_with_no_version_is_not_an_exact_pin(
     ],
 )
 def test_bump_arguments_refused_before_any_uv_run(
-    workspace_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: tuple, expected: str
+    workspace_copy: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple,
+    expected: str,
 ) -> None:
     import lockgen.uvtool
 

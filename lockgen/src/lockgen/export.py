@@ -200,7 +200,7 @@ def check_block(data: Mapping[str, Any], file: str = "notebook") -> None:
             raise InputError(file, f"{where} {key}", "expected an array of strings")
 
     if data.get("requires-python") is not None and not isinstance(data.get("requires-python"), str):
-        raise InputError(file, f"{where} requires-python", "expected a string such as \">=3.12\"")
+        raise InputError(file, f"{where} requires-python", 'expected a string such as ">=3.12"')
     strings(data.get("dependencies"), "dependencies")
     tool = table(data.get("tool"), "tool")
     uv = table(tool.get("uv"), "tool.uv")

@@ -65,7 +65,9 @@ def check_path(root: Path, rel: str, key: str) -> None:
         raise InputError("pyproject.toml", key, f"{rel!r} cannot be read: {e.strerror}") from None
     if stat.S_ISLNK(mode):
         raise InputError(
-            "pyproject.toml", key, f"{rel!r} is a symbolic link: name the notebook itself (lockgen never replaces a link)"
+            "pyproject.toml",
+            key,
+            f"{rel!r} is a symbolic link: name the notebook itself (lockgen never replaces links)",
         )
     if not stat.S_ISREG(mode):
         raise InputError("pyproject.toml", key, f"{rel!r} is not a regular file")

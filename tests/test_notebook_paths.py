@@ -1,0 +1,98 @@
+"""`[tool.lockgen] notebooks` may only name files inside the project (after resolving symlinks), and never a link:
+`lock` used to prepend a script block to `../../tmp/x/passwd_copy`, replace a symlink with a regular file and create
+folders (issue 12 item 3). Each case failed before the fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lockgen.cli import main
+
+NB = 'notebooks = [{ path = "notebooks/train_smoke.py", member = "train" }]'
+
+
+def set_notebook(ws: Path, path: str) -> None:
+    py = ws / "pyproject.toml"
+    text = py.read_text()
+    assert NB in text
+    py.write_text(text.replace(NB, f'notebooks = [{{ path = "{path}", member = "train" }}]'))
+
+
+def snapshot(*dirs: Path) -> dict[str, bytes | str]:
+    out: dict[str, bytes | str] = {}
+    for d in dirs:
+        for p in sorted(d.rglob("*")):
+            out[str(p)] = f"link -> {os.readlink(p)}" if p.is_symlink() else p.read_bytes() if p.is_file() else "dir"
+    return out
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    d = tmp_path / "elsewhere"
+    d.mkdir()
+    (d / "passwd_copy").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    return d
+
+
+def expect_refused(ws: Path, outside: Path, capsys: pytest.CaptureFixture[str], words: str) -> None:
+    before = snapshot(ws, outside)
+    for argv in (["check", "--no-uv"], ["lock"], ["export", "--member", "train", "--format", "pep723"]):
+        code = main(["-C", str(ws), *argv])
+        err = capsys.readouterr().err
+        if argv[0] == "export":  # export to stdout does not read [tool.lockgen] notebooks
+            continue
+        assert code == 2, (argv, err)
+        assert err.startswith("lockgen: error: pyproject.toml: tool.lockgen.notebooks[0].path: "), err
+        assert words in err and len(err.strip().splitlines()) == 1
+    assert snapshot(ws, outside) == before
+
+
+def test_a_path_above_the_project(workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_notebook(workspace_copy, "../elsewhere/passwd_copy")
+    expect_refused(workspace_copy, outside, capsys, "leads outside the project")
+
+
+def test_an_absolute_path(workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_notebook(workspace_copy, str(outside / "passwd_copy"))
+    expect_refused(workspace_copy, outside, capsys, "is an absolute path")
+
+
+def test_a_missing_folder_outside(workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_notebook(workspace_copy, "../elsewhere/new/dir/nb.py")
+    expect_refused(workspace_copy, outside, capsys, "leads outside the project")
+    assert not (outside / "new").exists()
+
+
+def test_a_symlinked_folder_pointing_outside(
+    workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workspace_copy / "shared").symlink_to(outside, target_is_directory=True)
+    set_notebook(workspace_copy, "shared/passwd_copy")
+    expect_refused(workspace_copy, outside, capsys, "leads outside the project")
+
+
+def test_a_symlink_inside_the_project_is_not_replaced(
+    workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nb = workspace_copy / "notebooks/train_smoke.py"
+    real = workspace_copy / "notebooks/real.py"
+    nb.rename(real)
+    nb.symlink_to("real.py")
+    expect_refused(workspace_copy, outside, capsys, "is a symbolic link")
+    assert nb.is_symlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_blocking(
+    workspace_copy: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = workspace_copy / "notebooks/pipe.py"
+    os.mkfifo(fifo)
+    set_notebook(workspace_copy, "notebooks/pipe.py")
+    expect_refused(workspace_copy, outside, capsys, "is not a regular file")
+
+
+def test_a_notebook_inside_the_project_still_works(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(workspace_copy), "check", "--no-uv"]) == 0, capsys.readouterr()
