@@ -401,7 +401,7 @@ def _regular_file(path: Path, limits: Limits) -> int:
         raise ElfError(f"{path}: is {kind}, not a wheel file; lockgen reads only regular files")
     if st.st_size > limits.max_wheel_bytes:
         raise ElfError(
-            f"{path}: {st.st_size / (1 << 20):.0f} MiB is over the cap of {limits.max_wheel_bytes >> 20} MiB for a wheel"
+            f"{path}: {st.st_size >> 20} MiB is over the cap of {limits.max_wheel_bytes >> 20} MiB for a wheel"
         )
     return st.st_size
 
@@ -418,21 +418,20 @@ def _check_entry(name: str, size: int, compressed: int, total: int, limits: Limi
         )
 
 
-def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes], limits: Limits = LIMITS) -> BuildCuda:
+def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes], limits: Limits | None = None) -> BuildCuda:
     """The build CUDA of a wheel (bytes, a path, or a binary file object), or of an unpacked wheel directory
     (as in uv's cache, ``archive-v0/<id>/``). Scans every ``*.so`` / ``*.so.N``; files that are not ELF are
     listed in `skipped`. Raises ElfError when the input is not a zip archive or directory, is not a regular file
     (a device, a FIFO), or goes over one of `limits` (size, unpacked size, entries, libraries, zip-bomb ratio)."""
+    limits = limits or LIMITS
     scanned: list[str] = []
     skipped: list[str] = []
     evidence: list[Evidence] = []
     label = str(wheel) if isinstance(wheel, (str, Path)) else "<wheel>"
     if isinstance(wheel, (str, Path)) and Path(wheel).is_dir():
         root = Path(wheel)
-        entries = 0
         libraries: list[Path] = []
-        for p in root.rglob("*"):
-            entries += 1
+        for entries, p in enumerate(root.rglob("*"), start=1):
             if entries > limits.max_entries:
                 raise ElfError(f"{label}: more than {limits.max_entries} files; refused (cap on entries)")
             if _is_library(p.name) and p.is_file():  # is_file: regular files only (no FIFO, no device)
