@@ -38,6 +38,11 @@ def redact_url(url: str) -> str:
     return redact_text(url)
 
 
+def strip_credentials(url: str) -> str:
+    """The URL without its user and password - what uv writes into uv.lock for an index that has them."""
+    return _USERINFO.sub(lambda m: m.group("scheme"), url, count=1)
+
+
 class RedactingStream:
     """A text stream that redacts credentials in what is written and turns failures into lockgen's errors:
     a closed pipe is `OutputClosed` (stop quietly), any other failure `OutputError` (one line, exit 2)."""

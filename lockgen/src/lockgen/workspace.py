@@ -16,6 +16,7 @@ from lockgen.errors import InputError
 from lockgen.fleet import Fleet, fleet_from_config
 from lockgen.knowledge import Knowledge, load_knowledge
 from lockgen.lockfile import Lock, normalize, read_lock
+from lockgen.redact import strip_credentials
 from lockgen.schema import validate_member, validate_root
 from lockgen.window import Window, cuda_window
 
@@ -135,6 +136,8 @@ def _indexes(data: Mapping[str, Any], base: Path) -> list[str]:
     out = []
     for u in urls:
         out.append(u)
+        if strip_credentials(u) != u:
+            out.append(strip_credentials(u))  # uv records the index in uv.lock without its credentials
         if u.startswith("file://"):
             path = Path(unquote(urlparse(u).path))
             out.append(str(path))
