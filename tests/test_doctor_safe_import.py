@@ -1,0 +1,50 @@
+"""`python -m lockgen doctor` (as documented for GPU machines without uv) must not run code that lies in the
+directory it is started from - a `pynvml.py` in the project root (issue 12 item 10), nor a `torch.py` for --deep.
+Both were imported before the fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lockgen.host import safe_sys_path
+
+REPO = Path(__file__).resolve().parent.parent
+FAKE_WS = REPO / "tests" / "fakes" / "workspace_cuda13"
+
+PLANTED = """
+import os
+open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "{name}.RAN"), "w").write("imported")
+raise SystemExit("planted {name} ran")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(FAKE_WS, root)
+    for name in ("pynvml", "torch"):
+        (root / f"{name}.py").write_text(PLANTED.format(name=name))
+    return root
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_python_m_lockgen_doctor_ignores_modules_in_the_project_root(project: Path, deep: bool) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lockgen" / "src")}
+    argv = [sys.executable, "-m", "lockgen", "doctor", "--json", *(["--deep"] if deep else [])]
+    res = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, timeout=120)
+    assert not (project / "pynvml.RAN").exists(), res.stdout + res.stderr
+    assert not (project / "torch.RAN").exists(), res.stdout + res.stderr
+    assert "planted" not in res.stdout + res.stderr and "Traceback" not in res.stderr
+    assert res.returncode in (0, 1), res.stderr
+
+
+def test_safe_sys_path_drops_the_current_directory(tmp_path: Path) -> None:
+    other = tmp_path / "lib"
+    other.mkdir()
+    path = ["", ".", str(tmp_path), str(other), "relative/src"]
+    assert safe_sys_path(path, cwd=str(tmp_path)) == [str(other), "relative/src"]
