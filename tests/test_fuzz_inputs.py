@@ -283,7 +283,13 @@ def test_the_small_workspace_is_clean(small_ws: Path) -> None:
 def set_at(node: Any, path: tuple[Any, ...], value: Any) -> None:
     """Set `value` at `path` when every step before the last exists (a missing step: no change)."""
     for step in path[:-1]:
-        if isinstance(node, list) and isinstance(step, int) and step < len(node) or isinstance(node, dict) and step in node:
+        if (
+            isinstance(node, list)
+            and isinstance(step, int)
+            and step < len(node)
+            or isinstance(node, dict)
+            and step in node
+        ):
             node = node[step]
         else:
             return
