@@ -48,3 +48,22 @@ def test_safe_sys_path_drops_the_current_directory(tmp_path: Path) -> None:
     other.mkdir()
     path = ["", ".", str(tmp_path), str(other), "relative/src"]
     assert safe_sys_path(path, cwd=str(tmp_path)) == [str(other), "relative/src"]
+
+
+def test_binary_nvidia_smi_output_is_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An nvidia-smi that prints bytes that are not text (a broken driver install, a hostile PATH entry): doctor's
+    probe says it found no GPU there, and the command ends normally (it used to end in "internal error")."""
+    from lockgen.cli import main
+    from lockgen.host import LibCuda, probe_host
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    smi = bindir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\nprintf '\\377\\376\\000NVIDIA\\200, 9.0, 5\\37780.65\\n'\n")
+    smi.chmod(0o755)
+    host = probe_host(
+        path=str(bindir), proc_root=tmp_path, nvml=None, site_packages=[], environ={}, libcuda=lambda: LibCuda(False)
+    )
+    assert host.gpu_source == "none" and "nvidia-smi: no GPU listed" in host.notes
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    assert main(["-C", str(FAKE_WS), "doctor", "--json"]) in (0, 1)

@@ -166,7 +166,8 @@ Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
 
 
 def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    # errors="replace": a tool printing bytes that are not text (a broken driver install) is read, not a crash
+    return subprocess.run(list(argv), capture_output=True, text=True, errors="replace", timeout=timeout, check=False)
 
 
 # ---- driver and GPUs -------------------------------------------------------------------------------------------
