@@ -15,22 +15,35 @@ from typing import Any, TextIO
 
 from lockgen.errors import OutputClosed, OutputError
 
-# scheme://userinfo@ - the userinfo stops at the first "/", "@" or white space, so this is linear in the text
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s\"'<>]+)@")
+_AUTHORITY_END = re.compile(r"[/\s\"'<>]")
 
 
-def _mask(m: re.Match[str]) -> str:
-    user, colon, _ = m.group("userinfo").partition(":")
-    if colon:
-        return f"{m.group('scheme')}{user}:****@"
-    return f"{m.group('scheme')}****@"
+def _mask(userinfo: str) -> str:
+    user, colon, _ = userinfo.partition(":")
+    return f"{user}:****" if colon else "****"
 
 
 def redact_text(text: str) -> str:
-    """`text` with the credentials of every URL in it masked as uv masks them."""
-    if "@" not in text:
+    """`text` with the credentials of every URL in it masked as uv masks them. The userinfo of `scheme://userinfo@`
+    runs to the last "@" before the first "/", quote or white space (so a password with an unescaped "@" is masked
+    whole). Linear in the text: each "://" is found once and each authority scanned once (no regular expression
+    that could backtrack over an adversarial line)."""
+    if "@" not in text or "://" not in text:
         return text
-    return _USERINFO.sub(_mask, text)
+    out: list[str] = []
+    pos = 0
+    i = text.find("://")
+    while i != -1:
+        start = i + 3
+        m = _AUTHORITY_END.search(text, start)
+        end = m.start() if m else len(text)
+        at = text.rfind("@", start, end)
+        if at != -1:
+            out += [text[pos:start], _mask(text[start:at]), "@"]
+            pos = at + 1
+        i = text.find("://", end - 1 if end > start else start)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def redact_url(url: str) -> str:
@@ -40,7 +53,12 @@ def redact_url(url: str) -> str:
 
 def strip_credentials(url: str) -> str:
     """The URL without its user and password - what uv writes into uv.lock for an index that has them."""
-    return _USERINFO.sub(lambda m: m.group("scheme"), url, count=1)
+    i = url.find("://")
+    if i == -1:
+        return url
+    m = _AUTHORITY_END.search(url, i + 3)
+    at = url.rfind("@", i + 3, m.start() if m else len(url))
+    return url if at == -1 else url[: i + 3] + url[at + 1 :]
 
 
 class RedactingStream:
