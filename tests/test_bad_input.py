@@ -247,3 +247,9 @@ def test_an_os_error_anywhere_is_exit_2_not_internal(
     monkeypatch.setattr(check, "run", refuse)
     code, _, err = run(capsys, workspace_copy, "check", "--no-uv")
     assert code == 2 and one_error_line(err).endswith("uv.lock: Permission denied")
+
+
+def test_toolchain_guard_driver_follows_the_fleet_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["toolchain", "guard", "--member", "train", "--cuda", "12.8", "--driver", "12.8"])
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 2 and "lockgen toolchain guard: --driver: '12.8' looks like a CUDA version" in line

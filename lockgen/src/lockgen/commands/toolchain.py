@@ -182,7 +182,7 @@ def run_guard(args: argparse.Namespace) -> int:
     from lockgen.errors import InputError
     from lockgen.knowledge import load_knowledge
     from lockgen.toolchain import guard_verdict
-    from lockgen.versions import CudaVersion, DriverVersion
+    from lockgen.versions import CudaVersion
 
     member = args.member
     policy = args.policy
@@ -197,10 +197,10 @@ def run_guard(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError("--cuda", None, str(e)) from None
     if args.driver:
-        try:
-            driver = DriverVersion.parse(args.driver)
-        except ValueError as e:
-            raise InputError("--driver", None, str(e)) from None
+        from lockgen.fleet import check_driver
+
+        # the same rules as the fleet's driver: "12.4" is a CUDA version, "999.99" no driver lockgen can place
+        driver = check_driver(args.driver, load_knowledge(), "lockgen toolchain guard", "--driver")
     else:
         driver = read_host_driver()
     verdict = guard_verdict(member, cuda, driver, load_knowledge(), policy)
