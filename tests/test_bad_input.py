@@ -253,3 +253,16 @@ def test_toolchain_guard_driver_follows_the_fleet_rules(capsys: pytest.CaptureFi
     code = main(["toolchain", "guard", "--member", "train", "--cuda", "12.8", "--driver", "12.8"])
     line = one_error_line(capsys.readouterr().err)
     assert code == 2 and "lockgen toolchain guard: --driver: '12.8' looks like a CUDA version" in line
+
+
+def test_a_member_linked_outside_the_root(
+    workspace_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pyproject.toml").write_text('[project]\nname = "evil"\nversion = "1"\n')
+    (workspace_copy / "evil").symlink_to(outside, target_is_directory=True)
+    edit(workspace_copy / "pyproject.toml", "members = [", 'members = ["evil", ')
+    code, _, err = run(capsys, workspace_copy, "check", "--no-uv")
+    line = one_error_line(err)
+    assert code == 2 and "tool.uv.workspace.members[0]: 'evil' leads outside the project" in line
