@@ -5,10 +5,15 @@ run on an honest wheel in the same run. Run: `uv run python benchmarks/wheelcuda
 Inputs (built in a temporary directory): a 2 MiB zip bomb that unpacks to 2 GiB, a wheel of 100,000 empty `.so`
 entries, /dev/zero, a FIFO nobody writes to, and a wheel whose `.so` unpacks past the total cap while each entry
 looks honest. Every hostile case must end with exit 2 within seconds and well under the caps' memory.
+
+`--real` (needs PyPI) shows the other side of the caps: the largest wheels in this repository's uv.lock, read
+through HTTP range requests (only each wheel's zip central directory, about 1 MB, is fetched): size, entries,
+shared libraries, their unpacked size and the largest unpacked/compressed ratio of a library over 64 MiB.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -16,6 +21,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "lockgen" / "src"))
@@ -107,7 +113,87 @@ def run(target: str) -> tuple[float, float, int, str]:
     return wall, int(peak_kib) / 1024 if peak_kib else float("nan"), proc.returncode, message
 
 
+REAL = (
+    "torch-2.10.0-cp312-cp312-manylinux_2_28_x86_64.whl",
+    "torch-2.14.0-cp312-cp312-manylinux_2_28_x86_64.whl",
+    "vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl",
+    "nvidia_cudnn_cu12-9.10.2.21-py3-none-manylinux_2_27_x86_64.whl",
+    "nvidia_cublas_cu12-12.8.4.1-py3-none-manylinux_2_27_x86_64.whl",
+    "xformers-0.0.34-cp39-abi3-manylinux_2_28_x86_64.whl",
+    "bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl",
+)
+
+
+class _Ranged(io.RawIOBase):
+    """A remote file read with HTTP Range requests (what zipfile needs: seek, tell, read)."""
+
+    def __init__(self, url: str) -> None:
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=60) as r:
+            self.size = int(r.headers["Content-Length"])
+        self.url, self.pos = url, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset
+        return self.pos
+
+    def readinto(self, b: Any) -> int:
+        import urllib.request
+
+        n = min(len(b), self.size - self.pos)
+        if n <= 0:
+            return 0
+        req = urllib.request.Request(self.url, headers={"Range": f"bytes={self.pos}-{self.pos + n - 1}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            data = r.read()
+        b[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+
+def real() -> None:
+    """The largest wheels of uv.lock against the caps (central directories only, through HTTP range requests)."""
+    import re
+
+    from lockgen.elfscan import LIMITS, SHARED_LIB_RE
+
+    lock = (REPO / "uv.lock").read_text()
+    print(f"{'wheel (from uv.lock)':66} {'size':>9} {'entries':>7} {'.so':>4} {'.so unpacked':>12} {'ratio':>5}")
+    for name in REAL:
+        m = re.search(rf'url = "(https://[^"]*/{re.escape(name)})"', lock)
+        if not m:
+            print(f"{name}: not in uv.lock")
+            continue
+        with zipfile.ZipFile(io.BufferedReader(_Ranged(m.group(1)), buffer_size=1 << 20)) as zf:
+            infos = zf.infolist()
+            size = zf.fp.raw.size  # type: ignore[union-attr]
+        libs = [i for i in infos if SHARED_LIB_RE.search(i.filename.rsplit("/", 1)[-1])]
+        ratios = [i.file_size / max(i.compress_size, 1) for i in libs if i.file_size > LIMITS.bomb_floor]
+        unpacked = sum(i.file_size for i in libs)
+        print(
+            f"{name:66} {size >> 20:>5} MiB {len(infos):>7} {len(libs):>4} {unpacked >> 20:>8} MiB "
+            f"{max(ratios, default=0):>5.1f}"
+        )
+    print(
+        f"caps: {LIMITS.max_wheel_bytes >> 20} MiB, {LIMITS.max_entries} entries, {LIMITS.max_libraries} .so, "
+        f"{LIMITS.max_uncompressed >> 20} MiB unpacked, ratio {LIMITS.max_ratio}"
+    )
+
+
 def main() -> None:
+    if "--real" in sys.argv[1:]:
+        real()
+        return
     from lockgen.elfscan import LIMITS
 
     print(

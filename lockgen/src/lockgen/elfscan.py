@@ -55,11 +55,12 @@ Buffer = bytes | mmap.mmap
 class Limits:
     """Caps on what one `wheel-cuda` run reads, so a hostile wheel cannot take the machine's memory or time.
 
-    The largest real inputs are torch's wheels: the CUDA 12.8 build of torch 2.10.0 is about 0.9 GB compressed
-    and its libraries about 2 GB unpacked, with about 14,000 archive entries and a few dozen shared libraries
-    (PyPI, 2026-11). The defaults leave room for twice that. A single library is refused as a zip bomb when it
-    is larger than `bomb_floor` and expands more than `max_ratio` times (deflate reaches about 1030:1; real
-    shared libraries compress 2-10:1, small ones padded to 2 MiB pages more, which the floor lets through).
+    The largest wheels of this repository's uv.lock, read from PyPI's central directories on 2026-11-29
+    (`python benchmarks/wheelcuda_caps.py --real`): torch 2.10.0 (CUDA 12.8, x86_64) is 873 MiB with 12,417
+    entries and 13 shared libraries unpacking to 1,587 MiB; torch 2.14.0 has 13,043 entries; bitsandbytes 0.50.2
+    ships 16 libraries; the largest library-over-64-MiB ratio is 4.0:1 (vllm 0.33.0). The caps leave 3-5 times that.
+    A single library is refused as a zip bomb when it is larger than `bomb_floor` and expands more than `max_ratio`
+    times (deflate reaches about 1030:1; small libraries padded to 2 MiB pages expand more, the floor lets them by).
     """
 
     max_wheel_bytes: int = 4 << 30  # the wheel file (or download)
