@@ -188,3 +188,15 @@ def test_redaction_is_linear_on_adversarial_lines(line: str) -> None:
     out = redact_text(line)
     assert time.perf_counter() - t0 < 1.0
     assert ":p@" not in out
+
+
+def test_the_output_filter_masks_writelines_too() -> None:
+    import io
+
+    from lockgen.redact import RedactingStream
+
+    inner = io.StringIO()
+    stream = RedactingStream(inner)
+    stream.writelines(["https://u:s3cret@h/x\n", "plain\n"])
+    stream.write("token https://tok@h/y\n")
+    assert inner.getvalue() == "https://u:****@h/x\nplain\nhttps://****@h/y\n"

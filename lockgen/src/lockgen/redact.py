@@ -73,6 +73,11 @@ class RedactingStream:
         self._guard(self._inner.write, redact_text(text))
         return len(text)
 
+    def writelines(self, lines: Any) -> None:
+        """Write each line, redacted."""
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
         """Flush the wrapped stream."""
         self._guard(self._inner.flush)

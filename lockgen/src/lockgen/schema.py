@@ -55,8 +55,11 @@ def inside(root: Path, rel: str, file: str, key: str) -> Path:
         raise InputError(file, key, f"{rel!r} is not a path")
     if Path(rel).is_absolute():
         raise InputError(file, key, f"{rel!r} is an absolute path: give a path inside the project, relative to it")
-    real_root = root.resolve()
-    target = (root / rel).resolve()
+    try:
+        real_root = root.resolve()
+        target = (root / rel).resolve()
+    except (OSError, RuntimeError) as e:  # a symlink loop
+        raise InputError(file, key, f"{rel!r} cannot be resolved: {e}") from None
     if target != real_root and not target.is_relative_to(real_root):
         raise InputError(
             file, key, f"{rel!r} leads outside the project ({target}); lockgen reads and writes only inside it"
