@@ -199,4 +199,4 @@ def test_the_output_filter_masks_writelines_too() -> None:
     stream = RedactingStream(inner)
     stream.writelines(["https://u:s3cret@h/x\n", "plain\n"])
     stream.write("token https://tok@h/y\n")
-    assert inner.getvalue() == "https://u:****@h/x\nplain\nhttps://****@h/y\n"
+    assert inner.getvalue() == "https://u:****@h/x\nplain\ntoken https://****@h/y\n"
