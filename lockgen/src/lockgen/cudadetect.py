@@ -10,6 +10,7 @@ Signals, strongest first:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lockgen.lockfile import Lock, LockedPackage
@@ -70,7 +71,7 @@ def own_evidence(pkg: LockedPackage) -> tuple[CudaEvidence, ...]:
     return tuple(out)
 
 
-def package_cuda(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> tuple[CudaEvidence, ...]:
+def package_cuda(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> tuple[CudaEvidence, ...]:
     """Evidence for `pkg`: its own, plus the runtime packages it depends on directly (as installed)."""
     out = list(own_evidence(pkg))
     for dep in pkg.dependencies:
@@ -83,14 +84,46 @@ def package_cuda(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> tup
     return tuple(out)
 
 
-def is_cuda_linked(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> bool:
+# NVIDIA's CUDA library wheels (cu12 names carry a suffix, CUDA 13 names do not). nvidia-ml-py (NVML bindings,
+# pulled in by nvitop, pynvml) and other nvidia-* tools are not CUDA builds.
+_CUDA_LIB_RE = re.compile(
+    r"^nvidia-(cuda-|cublas|cudnn|cufft|cufile|curand|cusolver|cusparse|nccl|nvjitlink|nvtx|nvshmem|npp|nvjpeg|"
+    r"nvrtc|cutlass|nvcomp|cudss|nvimgcodec)"
+)
+
+
+def is_cuda_library(name: str) -> bool:
+    """Whether `name` is one of NVIDIA's CUDA runtime/library wheels (not nvidia-ml-py and friends)."""
+    return name in RUNTIME_PACKAGES or bool(_CUDA_LIB_RE.match(name))
+
+
+def ships_cuda_build(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> bool:
+    """Whether the locked build of `pkg` is CUDA-specific - what `strict-pin` demands `==` for. Evidence: a local
+    `+cuXYZ` version, a CUDA runtime or library package itself, a `-cu12`/`-cuda12x` name, a direct dependency on
+    NVIDIA's CUDA library wheels (torch, cupy), or a row in lockgen's build table (xformers, vllm, flash-attn,
+    bitsandbytes). A package that only imports torch (accelerate, peft) is not: its wheel is the same for every CUDA."""
+    if pkg.source.kind not in ("registry", "url", "path"):
+        return False
+    if own_evidence(pkg) or is_cuda_library(pkg.name):
+        return True
+    if any(is_cuda_library(d.name) and d.name in installed for d in pkg.dependencies):
+        return True
+    if pkg.version:
+        from lockgen.elfscan import lookup_build
+
+        if lookup_build(pkg.name, pkg.version.split("+")[0]) is not None:
+            return True
+    return False
+
+
+def is_cuda_linked(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> bool:
     """torch, anything with CUDA evidence, and anything that depends directly on torch or on an nvidia runtime."""
     if pkg.name == TORCH or own_evidence(pkg):
         return True
     for dep in pkg.dependencies:
         if dep.name not in installed:
             continue
-        if dep.name == TORCH or dep.name.startswith("nvidia-") or dep.name in RUNTIME_PACKAGES:
+        if dep.name == TORCH or is_cuda_library(dep.name):
             return True
     return False
 
@@ -127,7 +160,7 @@ class MemberCuda:
         return len(majors) <= 1
 
 
-def member_cuda_from(member: str, installed: dict[str, LockedPackage]) -> MemberCuda:
+def member_cuda_from(member: str, installed: Mapping[str, LockedPackage]) -> MemberCuda:
     """Summarise the CUDA of an already projected member."""
     evidence: list[CudaEvidence] = []
     for pkg in installed.values():

@@ -62,6 +62,16 @@ class Requirement:
     marker: str | None = None
     extras: tuple[str, ...] = ()
     index: str | None = None
+    direct: str | None = None  # "git+URL", a URL, or a local path: a requirement that names its artifact
+
+    @property
+    def text(self) -> str:
+        """As a PEP 508 string (`torch==2.10.0; sys_platform == 'linux'`, `foo @ git+https://...`)."""
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        marker = f"; {self.marker}" if self.marker else ""
+        if self.direct and "://" in self.direct:
+            return f"{self.name}{extras} @ {self.direct}{marker}"
+        return f"{self.name}{extras}{'' if self.direct else self.specifier}{marker}"
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,16 @@ def _artifact(raw: Any, path: str) -> Artifact:
     return Artifact(str(loc), raw.get("hash"))
 
 
+def _direct(row: Mapping[str, Any]) -> str | None:
+    """The artifact a requires-dist row names itself (git, url, path, editable, directory), if any."""
+    if "git" in row:
+        return f"git+{row['git']}"
+    for key in ("url", "path", "editable", "directory"):
+        if key in row:
+            return str(row[key])
+    return None
+
+
 def parse_lock(data: Mapping[str, Any], file: str = "uv.lock") -> Lock:
     """Build a Lock from a parsed uv.lock mapping; raise InputError naming the key path when malformed."""
     try:
@@ -234,6 +254,7 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
                     marker=r.get("marker"),
                     extras=tuple(r.get("extras", ())),
                     index=r.get("index"),
+                    direct=_direct(r),
                 )
             )
         wheels = p.get("wheels", [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,3 +115,96 @@ def _stream(
             done.set()
         reader.join()
     return UvResult(argv, rc, "".join(out_chunks), "".join(err_lines))
+
+
+@dataclass(frozen=True)
+class UvFailure:
+    """What kind of failure a non-zero uv run was, read from uv's own words.
+
+    kind: "no-solution" (the resolver proved there is none), "network" (an index, a git host or a download could
+    not be reached), "build" (a build backend failed while uv read a package's metadata), "offline" (--offline
+    and the cache lacks something), "other"."""
+
+    kind: str
+    summary: str  # one line for people: what failed, naming the host or package when uv did
+    host: str | None = None
+    package: str | None = None
+
+
+_HOST_RE = re.compile(r"(?:https?|git\+https?|ssh)://(?:[^/@\s`'\"]+@)?([A-Za-z0-9.-]+(?::\d+)?)")
+_BUILD_PKG_RE = re.compile(
+    r"(?:Failed to (?:build|download and build)|Failed to prepare distributions|"
+    r"Failed to (?:generate|resolve) (?:package )?metadata for)\s*:?\s*`([^`@= ]+)"
+)
+_NETWORK = (
+    "dns error",
+    "failed to lookup address",
+    "network unreachable",
+    "connection refused",
+    "connection reset",
+    "tcp connect error",
+    "error sending request",
+    "request failed after",
+    "could not connect",
+    "operation timed out",
+    "failed to fetch",
+    "failed to download",
+    "git operation failed",
+    "failed to clone",
+    "name or service not known",
+    "could not resolve host",
+    "temporary failure in name resolution",
+)
+_OFFLINE = (
+    "network was disabled",
+    "network connectivity is disabled",
+    "because --offline",
+    "not found in the cache",
+    "not in the cache",
+)
+_BUILD = (
+    "failed to build",
+    "build backend",
+    "failed to prepare distributions",
+    "build failure",
+    "failed to generate package metadata",
+    "the build backend returned an error",
+)
+
+
+def classify_uv_failure(stderr: str, returncode: int = 1) -> UvFailure:
+    """Tell a non-zero uv run apart: no solution, network, build failure, offline cache miss, or other."""
+    text = stderr or ""
+    low = text.lower()
+    last = _last_error_line(text) or f"uv exited with {returncode}"
+    if any(k in low for k in _OFFLINE):
+        return UvFailure("offline", f"uv ran offline and its cache lacks what it needed: {last}")
+    if "no solution found" in low or "we can conclude that" in low or "unsatisfiable" in low:
+        return UvFailure("no-solution", "uv found no solution")
+    if any(k in low for k in _BUILD):
+        m = _BUILD_PKG_RE.search(text)
+        pkg = m.group(1) if m else None
+        what = f"building {pkg} failed" if pkg else "a build backend failed"
+        return UvFailure("build", f"{what}: {last}", package=pkg)
+    if any(k in low for k in _NETWORK):
+        m = _HOST_RE.search(text)
+        host = m.group(1) if m else None
+        where = f"{host} could not be reached" if host else "a host could not be reached"
+        return UvFailure("network", f"{where}: {last}", host=host)
+    return UvFailure("other", last)
+
+
+def _last_error_line(text: str) -> str:
+    """uv's most telling line: the last `Caused by:` cause, else the first `error:` line, else the last line."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    if lines[-1].startswith(("fatal:", "error:")) and len(lines) > 1:
+        return lines[-1]
+    causes = [ln for ln in lines if ln.startswith(("Caused by:", "cause:"))]
+    if causes:
+        return causes[-1].split(":", 1)[1].strip()
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    if errors:
+        return errors[0].removeprefix("error:").strip()
+    return lines[-1]
