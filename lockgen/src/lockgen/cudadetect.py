@@ -174,13 +174,15 @@ def member_cuda_from(member: str, installed: Mapping[str, LockedPackage]) -> Mem
     for e in evidence:
         if e.cuda is None:
             by_base.setdefault(_suffix_base(e.package), set()).add(e.major)
-    evidence = [
-        e
-        for e in evidence
-        if e.cuda is not None
-        or not (runtime_majors & by_base.get(_suffix_base(e.package), set()))
-        or e.major in runtime_majors
-    ]
+
+    # With no runtime at all (a CPU torch on aarch64), such a family is alternatives, not evidence of one CUDA.
+    def alternatives(e: CudaEvidence) -> bool:
+        majors = by_base.get(_suffix_base(e.package), set())
+        if runtime_majors & majors:
+            return e.major not in runtime_majors
+        return not runtime_majors and len(majors) > 1
+
+    evidence = [e for e in evidence if e.cuda is not None or not alternatives(e)]
     majors = tuple(sorted({e.major for e in evidence}))
     torch = installed[TORCH].version if TORCH in installed else None
     return MemberCuda(member, versions, majors, torch, tuple(evidence))

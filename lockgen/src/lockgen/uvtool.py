@@ -63,11 +63,25 @@ def run_uv(
         full_env.setdefault("UV_NO_PROGRESS", "1")
     try:
         if on_line is None:
-            proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False, preexec_fn=_die_with_parent
+            )
             return UvResult(argv, proc.returncode, proc.stdout, proc.stderr)
         return _stream(argv, cwd, full_env, on_line, heartbeat, heartbeat_every)
     except FileNotFoundError:
         raise UvError(f"uv was not found at {argv[0]}: install it or set $UV") from None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL uv when lockgen dies (even by SIGKILL), so a killed lockgen
+    never leaves a uv rewriting uv.lock behind it. Elsewhere a no-op."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _stream(
@@ -81,7 +95,14 @@ def _stream(
     # uv runs in its own process group, so that an interrupted lockgen can end it and anything it started
     # (otherwise a surviving grandchild keeps the pipes open and lockgen waits for it)
     with subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     ) as p:
         assert p.stderr is not None and p.stdout is not None
         stdout = p.stdout
