@@ -148,14 +148,14 @@ class MemberCuda:
 
     @property
     def cuda(self) -> CudaVersion | None:
-        """The member's single CUDA version, or None (CPU-only, or mixed)."""
-        return self.versions[0] if len(self.versions) == 1 and self.consistent else None
+        """The CUDA the environment needs: its newest build's when every build shares one major (builds of one
+        major share libcudart.so.N; the newest decides the driver), else None (CPU-only, majors only, or mixed)."""
+        return max(self.versions) if self.versions and self.consistent else None
 
     @property
     def consistent(self) -> bool:
-        """One full CUDA version at most, and every CUDA major agrees with it."""
-        if len(self.versions) > 1:
-            return False
+        """Every CUDA build of the environment is for one CUDA major (12.8 torch beside a 12.9 vLLM build is one
+        major; a CUDA 12 library beside a CUDA 13 torch is not: they need different libcudart SONAMEs)."""
         majors = set(self.majors) | {v.major for v in self.versions}
         return len(majors) <= 1
 

@@ -141,42 +141,56 @@ def rule_strict_pins(ws: Workspace) -> list[Violation]:
     return out
 
 
-def _by_platform(views: Any) -> str:
-    return "linux " + ", ".join(v.platform for v in views)
+def _by_platform(platforms: Any) -> str:
+    return "linux " + ", ".join(platforms)
+
+
+def _env_names(labels: list[str], show: int = 3) -> str:
+    head = ", ".join(f"`{x}`" for x in labels[:show])
+    more = f" (+{len(labels) - show} more)" if len(labels) > show else ""
+    return ("environment " if len(labels) == 1 else "environments ") + head + more
+
+
+def _grouped(found: dict[tuple[Any, ...], list[str]]) -> list[tuple[tuple[Any, ...], list[str]]]:
+    """Findings keyed by (project, platforms, ...what was found): one violation names every environment."""
+    return sorted(found.items(), key=lambda kv: kv[1][0])
 
 
 def rule_one_cuda(ws: Workspace) -> list[Violation]:
-    """(b) Each environment resolves to one CUDA version on each platform (extras and groups that `conflicts`
-    separates are separate environments; x86_64 and aarch64 are judged apart)."""
-    out: list[Violation] = []
+    """(b) Each environment's CUDA builds share one CUDA major on each platform (extras and groups that
+    `conflicts` separates are separate environments; x86_64 and aarch64 are judged apart)."""
+    found: dict[tuple[Any, ...], list[str]] = {}
     for env in ws.environments:
-        bad: dict[str, list[Any]] = {}
+        bad: dict[str, list[str]] = {}
         for view in env.platforms:
             if not view.cuda.consistent:
                 ev = "; ".join(str(e) for e in view.cuda.evidence)
-                bad.setdefault(ev, []).append(view)
-        for ev, views in bad.items():
-            out.append(
-                Violation(
-                    "one-cuda",
-                    "uv.lock",
-                    f"environment `{env.label}` ({_by_platform(views)}) mixes CUDA builds: {ev}",
-                    "pin the CUDA-linked packages of this environment to builds of one CUDA version "
-                    f"(`lockgen bump torch --member {env.project}` re-resolves the torch family together)",
-                    None,
-                    env.label,
-                )
+                bad.setdefault(ev, []).append(view.platform)
+        for ev, platforms in bad.items():
+            found.setdefault((env.project, tuple(platforms), ev), []).append(env.label)
+    out = []
+    for (project, platforms, ev), labels in _grouped(found):
+        out.append(
+            Violation(
+                "one-cuda",
+                "uv.lock",
+                f"{_env_names(labels)} ({_by_platform(platforms)}) mixes CUDA builds of different majors: {ev}",
+                "pin the CUDA-linked packages of this environment to builds of one CUDA major "
+                f"(`lockgen bump torch --member {project}` re-resolves the torch family together)",
+                None,
+                labels[0],
             )
+        )
     return out
 
 
 def rule_cuda_window(ws: Workspace) -> list[Violation]:
     """(c) Each environment's CUDA lies inside the fleet's window on every platform; otherwise name the driver or
     GPU that excludes it."""
-    out: list[Violation] = []
     window = ws.window
+    found: dict[tuple[Any, ...], list[str]] = {}
     for env in ws.environments:
-        found: dict[tuple[str, ...], list[Any]] = {}
+        per: dict[tuple[str, str, str], list[str]] = {}
         for view in env.platforms:
             mc = view.cuda
             problems: list[str] = []
@@ -189,26 +203,29 @@ def rule_cuda_window(ws: Workspace) -> list[Violation]:
                 if not any(v.major == major for v in window.allowed):
                     problems.append(f"CUDA {major}.x is outside the window {window}")
             if problems:
-                key = (", ".join(map(str, mc.versions)) or "/".join(f"{m}.x" for m in mc.majors), mc.torch or "")
-                found.setdefault((*key, "; ".join(problems)), []).append(view)
-        for (cudas, torch, problems), views in found.items():
-            newest = window.newest
-            target = f"CUDA <= {newest}" if newest else "a CUDA the fleet supports"
-            gpu_named = any(e.reason == "gpu" for e in window.excluded if str(e.cuda) in cudas.split(", "))
-            fleet_fix = "raise `driver`" + (", or drop the GPU named above from `gpus`" if gpu_named else "")
-            out.append(
-                Violation(
-                    "cuda-window",
-                    "uv.lock",
-                    f"environment `{env.label}` ({_by_platform(views)}) is locked to CUDA {cudas}"
-                    + (f" (torch {torch})" if torch else "")
-                    + f", outside the fleet's window {window}: {problems}",
-                    f"re-lock inside the window with `lockgen lock` ({target}), or change the fleet in "
-                    f"pyproject.toml [tool.lockgen] ({fleet_fix})",
-                    "torch" if torch else None,
-                    env.label,
-                )
+                cudas = ", ".join(map(str, mc.versions)) or "/".join(f"{m}.x" for m in mc.majors)
+                per.setdefault((cudas, mc.torch or "", "; ".join(problems)), []).append(view.platform)
+        for (cudas, torch, problems), platforms in per.items():
+            found.setdefault((env.project, tuple(platforms), cudas, torch, problems), []).append(env.label)
+    out = []
+    for (_, platforms, cudas, torch, problems), labels in _grouped(found):
+        newest = window.newest
+        target = f"CUDA <= {newest}" if newest else "a CUDA the fleet supports"
+        gpu_named = any(e.reason == "gpu" for e in window.excluded if str(e.cuda) in cudas.split(", "))
+        fleet_fix = "raise `driver`" + (", or drop the GPU named above from `gpus`" if gpu_named else "")
+        out.append(
+            Violation(
+                "cuda-window",
+                "uv.lock",
+                f"{_env_names(labels)} ({_by_platform(platforms)}) locked to CUDA {cudas}"
+                + (f" (torch {torch})" if torch else "")
+                + f", outside the fleet's window {window}: {problems}",
+                f"re-lock inside the window with `lockgen lock` ({target}), or change the fleet in "
+                f"pyproject.toml [tool.lockgen] ({fleet_fix})",
+                "torch" if torch else None,
+                labels[0],
             )
+        )
     return out
 
 

@@ -52,7 +52,10 @@ def _cuda_text(view: Any) -> str:
     if not mc.versions and not mc.majors:
         return "CPU only" + torch
     if mc.cuda:
-        return f"CUDA {mc.cuda}{torch}"
+        builds = f" (builds for {', '.join(map(str, mc.versions))})" if len(mc.versions) > 1 else ""
+        return f"CUDA {mc.cuda}{builds}{torch}"
+    if mc.consistent:
+        return f"CUDA {mc.majors[0]}.x{torch}"
     return "mixed CUDA " + "/".join([*map(str, mc.versions), *(f"{m}.x" for m in mc.majors)]) + torch
 
 
@@ -70,13 +73,25 @@ def env_json(env: Any, window: Any) -> dict[str, Any]:
                 "cuda_versions": [str(x) for x in v.cuda.versions],
                 "cuda_majors": list(v.cuda.majors),
                 "torch": v.cuda.torch,
-                "in_window": bool(v.cuda.cuda and window.allows(v.cuda.cuda))
-                if (v.cuda.versions or v.cuda.majors)
-                else None,
+                "in_window": in_window(v.cuda, window) if (v.cuda.versions or v.cuda.majors) else None,
             }
             for v in env.platforms
         ],
     }
+
+
+def group_lines(envs: Any, window: Any) -> list[tuple[str, str]]:
+    """Environments with the same verdict on one line: (`lerobot, --extra all, ... (+12 more)`, verdict)."""
+    groups: dict[str, list[str]] = {}
+    for e in envs:
+        label, _, body = env_line(e, window).partition(": ")
+        groups.setdefault(body, []).append(label)
+    return [(_names(labels), body) for body, labels in groups.items()]
+
+
+def _names(labels: list[str], show: int = 4) -> str:
+    head = ", ".join(labels[:show])
+    return head + (f" (+{len(labels) - show} more)" if len(labels) > show else "")
 
 
 def env_line(env: Any, window: Any) -> str:
@@ -93,8 +108,16 @@ def env_line(env: Any, window: Any) -> str:
 def _where(view: Any, window: Any) -> str:
     if view is None or not (view.cuda.versions or view.cuda.majors):
         return ""
-    inside = view.cuda.cuda is not None and window.allows(view.cuda.cuda)
-    return f" - {'inside' if inside else 'OUTSIDE'} the window {window}"
+    return f" - {'inside' if in_window(view.cuda, window) else 'OUTSIDE'} the window {window}"
+
+
+def in_window(mc: Any, window: Any) -> bool:
+    """Every CUDA build of the view runs on the fleet (a majors-only view: some allowed CUDA has that major)."""
+    if not mc.consistent:
+        return False
+    if mc.versions:
+        return all(window.allows(v) for v in mc.versions)
+    return all(any(v.major == m for v in window.allowed) for m in mc.majors)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,11 +150,8 @@ def run(args: argparse.Namespace) -> int:
                     "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
                     "torch": e.platforms[0].cuda.torch if e.platforms else None,
                     "in_window": all(
-                        v.cuda.cuda is not None and window.allows(v.cuda.cuda)
-                        for v in e.platforms
-                        if v.cuda.versions or v.cuda.majors
-                    )
-                    and e.has_cuda,
+                        in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors
+                    ),
                 }
                 for e in report.environments
                 if e.has_cuda
@@ -148,10 +168,10 @@ def run(args: argparse.Namespace) -> int:
     gpu = [e for e in report.environments if e.has_cuda]
     plats = list(dict.fromkeys(v.platform for e in report.environments for v in e.platforms))
     print(f"environments (linux {', '.join(plats) or '-'}):", file=out)
-    for e in gpu:
-        print(f"  {env_line(e, window)}", file=out)
+    for labels, body in group_lines(gpu, window):
+        print(f"  {labels}: {body}", file=out)
     if cpu:
-        print(f"  {', '.join(cpu)}: no CUDA builds (CPU only)", file=out)
+        print(f"  {_names(cpu)}: no CUDA builds (CPU only)", file=out)
     for w in report.warnings:
         print(f"warning: {w}", file=out)
     for v in violations:
