@@ -84,7 +84,7 @@ def make_workspace(
     return root
 
 
-MIXED = [("torch", "2.10.0+cu128"), ("nvidia-cuda-runtime-cu12", "12.6.77")]
+MIXED = [("torch", "2.10.0+cu128"), ("nvidia-cuda-runtime", "13.0.96")]  # two CUDA majors
 
 
 @pytest.fixture
