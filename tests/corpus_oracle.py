@@ -7,7 +7,7 @@ from ``lockgen`` (a test checks that), so a bug in lockgen's own tables or lock 
 Evidence (per package version in the lock):
 
 - a local version ``+cuXYZ`` (``2.8.0+cu128``, ``0.26.0+cu129``, ``2.8.3+cu128torch2.11``, or in a later
-  segment: ``3.0.0+20260318.cu130torch2100``): CUDA X.Y;
+  segment or after another tag: ``3.0.0+20260318.cu130torch2100``, ``0.21.6+torch2100cu128``): CUDA X.Y;
   ``+cu12torch2.5...`` (major only) counts as the oldest release of that major (12.0);
 - the version of a CUDA runtime package: ``nvidia-cuda-runtime-cu11`` / ``-cu12`` (``12.8.90`` -> 12.8),
   ``nvidia-cuda-runtime`` (CUDA 13 naming, ``13.0.96`` -> 13.0) and ``cuda-toolkit`` (``12.8.1`` -> 12.8).
@@ -65,7 +65,7 @@ MIN_CUDA_FOR_GPU: dict[str, tuple[int, int]] = {"A100": (11, 0), "H100": (11, 8)
 
 RUNTIME_PACKAGES = ("nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime", "cuda-toolkit")
 
-_LOCAL_CUDA = re.compile(r"^cu(\d+)")
+_LOCAL_CUDA = re.compile(r"cu(\d{2,3})(?!\d)")
 
 
 @dataclass(frozen=True, order=True)
@@ -118,14 +118,14 @@ def parse_driver(driver: str) -> tuple[int, ...]:
 def cuda_of_local(version: str) -> Cuda | None:
     """The CUDA a local version names: ``2.8.0+cu128`` -> 12.8, ``2.8.3+cu12torch2.5`` -> 12, else None.
 
-    Any dot-separated segment of the local version may carry it (``3.0.0+20260318.cu128torch2100...``).
+    The tag may sit anywhere in the local version: ``3.0.0+20260318.cu128torch2100...``, ``0.21.6+torch2100cu128``.
     """
     if "+" not in version:
         return None
-    matches = [m for m in map(_LOCAL_CUDA.match, version.split("+", 1)[1].split(".")) if m]
-    if not matches:  # "+cpu", "+rocm6.4", "+20260318" ...
+    m = _LOCAL_CUDA.search(version.split("+", 1)[1])
+    if not m:  # "+cpu", "+rocm6.4", "+29d31c0" (hex has no "u") ...
         return None
-    digits = matches[0].group(1)
+    digits = m.group(1)
     if len(digits) == 2:  # "cu12": the major only
         return Cuda(int(digits))
     return Cuda(int(digits[:-1]), int(digits[-1]))  # "cu128" -> 12.8, "cu118" -> 11.8, "cu92" -> 9.2

@@ -166,6 +166,8 @@ TORCH_MAC = "torch-2.8.0-cp312-none-macosx_11_0_arm64.whl"
         ("2.8.3+cu128torch2.11", "12.8"),
         ("3.0.0+20260318.cu130torch2100cxx11abitrue.8afc61", "13.0"),
         ("2.7.2.post1+cu12torch2.5cxx11abiFALSE", "12"),
+        ("0.21.6+torch2100cu128", "12.8"),
+        ("1.2.1+29d31c0", None),
         ("2.8.0+cpu", None),
         ("2.8.0+rocm6.4", None),
         ("2.8.0", None),
