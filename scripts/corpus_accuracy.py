@@ -49,12 +49,14 @@ class LockgenRun:
     rules: tuple[str, ...]  # the distinct rule names of its violations
     messages: tuple[str, ...]  # "rule: message" for cuda-window and one-cuda violations (and errors)
     error: str  # stderr's last line when it printed no JSON
+    checked: int = 0  # how many members/environments its report lists
 
     @property
     def summary(self) -> str:
         if self.error:
             return f"exit {self.returncode}: {self.error}"
-        return f"exit {self.returncode}" + (f" [{', '.join(self.rules)}]" if self.rules else " ok")
+        rules = f"[{', '.join(self.rules)}]" if self.rules else "ok"
+        return f"exit {self.returncode} {rules} ({self.checked} checked)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Row:
     fleet: str
     oracle: str  # "inside" / "outside"
     oracle_offending: tuple[str, ...]
+    oracle_cudas: tuple[str, ...]  # every CUDA the oracle found for Linux (x86_64 and aarch64)
     expected_mixes: bool
     lockgen: LockgenRun
     window_ok: bool
@@ -143,7 +146,8 @@ def run_lockgen(fixture: Path, driver: str, gpus: list[str], lockgen: Path = DEF
     messages = tuple(
         f"{v.get('rule')}: {v.get('message', v)}" for v in violations if v.get("rule") in ("cuda-window", "one-cuda")
     )
-    return LockgenRun(res.returncode, rules, messages, "")
+    checked = len(report.get("environments", report.get("members", [])))
+    return LockgenRun(res.returncode, rules, messages, "", checked)
 
 
 def evaluate(fixture: Path, fleet: str, lockgen: Path = DEFAULT_LOCKGEN) -> Row:
@@ -158,6 +162,7 @@ def evaluate(fixture: Path, fleet: str, lockgen: Path = DEFAULT_LOCKGEN) -> Row:
         fleet=fleet,
         oracle=answer.word,
         oracle_offending=answer.offending,
+        oracle_cudas=tuple(sorted({c for cudas in answer.cudas.values() for c in cudas})),
         expected_mixes=mixes,
         lockgen=run,
         window_ok=sane and ((not answer.inside) == ("cuda-window" in run.rules)),
@@ -184,10 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [p for p in chosen if p.name in args.fixture]
     rows = [evaluate(fixture, fleet, args.lockgen) for fixture in chosen for fleet in FLEETS]
     right = sum(row.right for row in rows)
+    hollow = sum(row.right and row.lockgen.checked == 0 and bool(row.oracle_cudas) for row in rows)
     if args.json:
         out = {
             "right": right,
             "total": len(rows),
+            "right_but_nothing_checked": hollow,
             "rows": [
                 {**asdict(row), "lockgen": asdict(row.lockgen), "right": row.right, "why_wrong": row.why_wrong}
                 for row in rows
@@ -196,15 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
     else:
         width = max(len(row.fixture) for row in rows)
-        print(f"{'fixture':{width}}  fleet  oracle   lockgen                                   match")
+        print(f"{'fixture':{width}}  fleet  oracle   {'lockgen':48}  match")
         for row in rows:
             print(
-                f"{row.fixture:{width}}  {row.fleet:5}  {row.oracle:7}  {row.lockgen.summary[:40]:40}  "
+                f"{row.fixture:{width}}  {row.fleet:5}  {row.oracle:7}  {row.lockgen.summary[:48]:48}  "
                 f"{'yes' if row.right else 'NO'}"
             )
             for line in row.why_wrong:
                 print(f"{'':{width}}    - {line}")
         print(f"{right}/{len(rows)} verdicts right")
+        if hollow:
+            print(f"({hollow} of them from a report that lists no member or environment for a lock with CUDA builds)")
     return 0 if right == len(rows) else 1
 
 

@@ -259,3 +259,8 @@ def test_unknown_cuda_and_major_only_tags() -> None:
 def test_cpu_and_rocm_builds_are_not_cuda() -> None:
     lock = _lock(_pkg("torch", "2.8.0+cpu", TORCH_X86), _pkg("torch", "2.8.0+rocm6.4", TORCH_X86))
     assert oracle.verdict(lock, "450.80.02", ["A100"]).inside
+
+
+def test_accuracy_script_refuses_an_unknown_fixture(capsys: pytest.CaptureFixture[str]) -> None:
+    assert accuracy.main(["no-such-project"]) == 2
+    assert "no fixture named no-such-project" in capsys.readouterr().err
