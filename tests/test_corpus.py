@@ -264,3 +264,53 @@ def test_cpu_and_rocm_builds_are_not_cuda() -> None:
 def test_accuracy_script_refuses_an_unknown_fixture(capsys: pytest.CaptureFixture[str]) -> None:
     assert accuracy.main(["no-such-project"]) == 2
     assert "no fixture named no-such-project" in capsys.readouterr().err
+
+
+def _label(project: str, install: str) -> str | None:
+    """lockgen's name for the environment a hand label installs (`uv sync --extra cu128` -> `proj --extra cu128`);
+    None for selections lockgen does not enumerate (`--no-default-groups`)."""
+    import shlex
+
+    args = shlex.split(install.split("(")[0])[2:]
+    extras, groups, no_groups = [], [], []
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        if flag == "--no-default-groups":
+            return None
+        value = args[i + 1]
+        {"--extra": extras, "--group": groups, "--no-group": no_groups, "--package": [project]}[flag].append(value)
+        if flag == "--package":
+            project = value
+        i += 2
+    parts = [project, *(f"--extra {x}" for x in sorted(extras))]
+    return " ".join([*parts, *(f"--group {g}" for g in groups), *(f"--no-group {g}" for g in no_groups)])
+
+
+@pytest.mark.skipif(not accuracy.DEFAULT_LOCKGEN.is_file(), reason="no .venv/bin/lockgen (run uv sync)")
+@pytest.mark.parametrize("name", NAMES)
+def test_each_hand_labelled_environment_has_its_cuda(name: str) -> None:
+    """Per environment, as a user installs it: lockgen's CUDA on linux x86_64 equals the hand label. An environment
+    lockgen does not list installs exactly what one it lists does (an extra that adds nothing on Linux)."""
+    import json
+    import subprocess
+
+    root = FIXTURES / name
+    project = _toml(root / "pyproject.toml")["project"]["name"]
+    proc = subprocess.run(
+        [str(accuracy.DEFAULT_LOCKGEN), "-C", str(root), "check", "--no-uv", "--json"], capture_output=True, text=True
+    )
+    doc = json.loads(proc.stdout)
+    got = {}
+    for env in doc["environments"]:
+        x86 = [p for p in env["platforms"] if p["platform"] == "linux-x86_64"]
+        got[env["environment"]] = ", ".join(x86[0]["cuda_versions"]) if x86 and x86[0]["cuda_versions"] else "none"
+    checked = 0
+    for row in _toml(root / "EXPECTED.toml").get("environments", []):
+        label = _label(project.lower().replace("_", "-"), row["install"])
+        if label is None or label not in got:
+            continue
+        checked += 1
+        want = row["cuda_x86_64"]
+        assert got[label] == want or got[label].split(", ")[-1] == want, (label, got[label], want)
+    assert checked, f"no hand-labelled environment of {name} is listed by lockgen: {sorted(got)}"

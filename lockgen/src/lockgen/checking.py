@@ -45,7 +45,7 @@ def freshness(
     if fresh is not None:
         return fresh, [], not fresh
     failure = classify_uv_failure(res.stderr, res.returncode)
-    why = failure.summary
+    why = str(failure)
     return (
         [],
         [

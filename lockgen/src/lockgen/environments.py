@@ -179,11 +179,15 @@ def environments(lock: Lock, uv_config: Mapping[str, Any] | None = None) -> tupl
     platforms = lock_platforms(lock)
     seen: set[tuple[Any, ...]] = set()
     out: list[Environment] = []
-    for spec in env_specs(lock, uv_config):
-        views = []
-        for machine in platforms:
-            installed = project_view(lock, spec, machine)
-            views.append(PlatformView(machine, installed, member_cuda_from(str(spec), installed)))
+    specs = env_specs(lock, uv_config)
+    for spec in specs:
+        views = _views(lock, spec, platforms)
+        if spec.extras and not all(v.cuda.consistent for v in views):
+            # extras meant to be combined (`--extra cu12 --extra transformer-engine-cu12`): a selection that mixes
+            # CUDA majors alone but not beside another extra it may be installed with is judged as that pair
+            paired = _pair(lock, spec, specs, platforms)
+            if paired is not None:
+                spec, views = paired
         key = (
             spec.project,
             tuple(frozenset((p.name, p.version, str(p.source)) for p in v.installed.values()) for v in views),
@@ -193,6 +197,36 @@ def environments(lock: Lock, uv_config: Mapping[str, Any] | None = None) -> tupl
         seen.add(key)
         out.append(Environment(spec, tuple(views)))
     return tuple(out)
+
+
+def _views(lock: Lock, spec: EnvSpec, platforms: Sequence[str]) -> tuple[PlatformView, ...]:
+    out = []
+    for machine in platforms:
+        installed = project_view(lock, spec, machine)
+        out.append(PlatformView(machine, installed, member_cuda_from(str(spec), installed)))
+    return tuple(out)
+
+
+def _pair(
+    lock: Lock, spec: EnvSpec, specs: Sequence[EnvSpec], platforms: Sequence[str]
+) -> tuple[EnvSpec, tuple[PlatformView, ...]] | None:
+    """The first other extra of the project that may be installed with `spec` (no conflict set holds both) and makes
+    every platform single-major, as a combined selection; None when there is none."""
+    conflicts = _conflicting(lock, spec.project)
+    mine = {("extra", x) for x in spec.extras}
+    for other in specs:
+        if other.project != spec.project or len(other.extras) != 1 or other.extras[0] in spec.extras:
+            continue
+        theirs = ("extra", other.extras[0])
+        if any(theirs in c and mine & c for c in conflicts):
+            continue
+        extras = tuple(sorted({*spec.extras, *other.extras}))
+        groups = tuple(g for g in spec.groups if g in other.groups)
+        combined = EnvSpec(spec.project, extras, groups, " ".join([spec.project, *(f"--extra {x}" for x in extras)]))
+        views = _views(lock, combined, platforms)
+        if all(v.cuda.consistent for v in views):
+            return combined, views
+    return None
 
 
 def describe_platforms(views: Sequence[PlatformView]) -> str:

@@ -150,6 +150,10 @@ class UvFailure:
     summary: str  # one line for people: what failed, naming the host or package when uv did
     host: str | None = None
     package: str | None = None
+    detail: str = ""  # uv's most telling line (for places that do not print uv's whole message)
+
+    def __str__(self) -> str:
+        return f"{self.summary}: {self.detail}" if self.detail and self.detail not in self.summary else self.summary
 
 
 _HOST_RE = re.compile(r"(?:https?|git\+https?|ssh)://(?:[^/@\s`'\"]+@)?([A-Za-z0-9.-]+(?::\d+)?)")
@@ -199,20 +203,21 @@ def classify_uv_failure(stderr: str, returncode: int = 1) -> UvFailure:
     low = text.lower()
     last = _last_error_line(text) or f"uv exited with {returncode}"
     if any(k in low for k in _OFFLINE):
-        return UvFailure("offline", f"uv ran offline and its cache lacks what it needed: {last}")
+        return UvFailure("offline", "uv ran offline and its cache lacks what it needed", detail=last)
     if "no solution found" in low or "we can conclude that" in low or "unsatisfiable" in low:
-        return UvFailure("no-solution", "uv found no solution")
+        return UvFailure("no-solution", "uv found no solution", detail=last)
     if any(k in low for k in _BUILD):
         m = _BUILD_PKG_RE.search(text)
         pkg = m.group(1) if m else None
-        what = f"building {pkg} failed" if pkg else "a build backend failed"
-        return UvFailure("build", f"{what}: {last}", package=pkg)
+        return UvFailure(
+            "build", f"building {pkg} failed" if pkg else "a build backend failed", package=pkg, detail=last
+        )
     if any(k in low for k in _NETWORK):
         m = _HOST_RE.search(text)
         host = m.group(1) if m else None
         where = f"{host} could not be reached" if host else "a host could not be reached"
-        return UvFailure("network", f"{where}: {last}", host=host)
-    return UvFailure("other", last)
+        return UvFailure("network", where, host=host, detail=last)
+    return UvFailure("other", f"uv exited with code {returncode}", detail=last)
 
 
 def _last_error_line(text: str) -> str:
