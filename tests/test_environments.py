@@ -501,3 +501,26 @@ def test_rules_keep_working_on_every_shape(tmp_path: Path) -> None:
         ws = load_workspace(write(tmp_path / name, text, lock))
         for rule in (rule_strict_pins, rule_one_cuda, rule_cuda_window, rule_sources):
             rule(ws)
+
+
+def test_export_of_the_root_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `export --member <root package>` said "no member" although uv treats the root as one."""
+    root = write(tmp_path / "solo", SOLO.format(driver="580.65.06"), solo_lock())
+    code = main(["-C", str(root), "export", "--member", "solo", "--format", "pep723"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "torch==2.7.1+cu128" in out
+
+
+def test_matrix_row_outside_its_window_is_an_error(
+    workspace_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resolution that lands outside the row's own window (the caps did not reach uv) is a failed row, exit 1 -
+    never a row that shows CUDA 13.0 for a 570 driver."""
+    import lockgen.resolve
+
+    monkeypatch.setattr(lockgen.resolve, "relock", lambda *a, **k: None)  # "uv" leaves the CUDA 13.0 lock as it is
+    code = main(["-C", str(workspace_copy), "matrix", "--drivers", "570", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    row = doc["rows"][0]
+    assert code == 1 and row["kind"] == "outside-window" and "serve" in row["error"] and "13.0" in row["error"]
