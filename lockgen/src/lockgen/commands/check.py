@@ -15,7 +15,8 @@ Checks, without changing anything:
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
   build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
   index, hash  every locked artifact has a hash and comes from PyPI or a declared index
-  toolchain    nix/toolchain.json agrees with the lock and names a cudaPackages set the pinned nixpkgs has
+  toolchain    nix/toolchain.json agrees with the lock and the pinned nixpkgs inputs (a CUDA set no input has
+               is a warning: the lock is kept, `nix develop` for that member says what to add)
   notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
   lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv)
 exit codes: 0 clean, 1 violations, 2 bad input
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     ws = load_workspace(require_root(args))
     summaries, violations = check_workspace(ws, use_uv=not args.no_uv)
     window = ws.window
+    from lockgen.toolchain_rule import extra_warnings
+
+    nix_warnings = [w for check in extra_warnings() for w in check(ws)]
     if args.json:
         doc = {
             "ok": not violations,
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 "policy": ws.fleet.policy,
             },
             "window": [str(v) for v in window.allowed],
-            "warnings": list(window.warnings),
+            "warnings": list(window.warnings) + [f"{w.rule}: {w.file}: {w.message}" for w in nix_warnings],
             "members": [
                 {
                     "member": s.member,
@@ -98,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"window: CUDA {', '.join(map(str, window.allowed)) or '(empty)'}", file=out)
     for w in window.warnings:
         print(f"warning: {w}", file=out)
+    for w in nix_warnings:
+        where = w.file + (f" [{w.member}]" if w.member else "")
+        print(f"warning[{w.rule}] {where}: {w.message}\n    fix: {w.fix}", file=out)
     for s in summaries:
         if not s.versions and not s.majors:
             print(f"{s.member}: no CUDA-linked packages", file=out)
