@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 NIX = shutil.which("nix-instantiate")
 needs_nix = pytest.mark.skipif(NIX is None, reason="nix is not installed (Debian/Ubuntu: apt-get install -y nix-bin)")
 PINNED_REV = "0d9e9b832d03ac387417e16ce1febf73b2e631e1"
-FLAKE_FILES = ("flake.nix", "flake.lock", "nix", "lockgen/pyproject.toml")
+FLAKE_FILES = ("flake.nix", "flake.lock", "nix", "lockgen/pyproject.toml", "uv.lock", "workspaces/train/pyproject.toml", "workspaces/serve/pyproject.toml")
 
 
 def nix_eval(expr: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -58,7 +58,8 @@ def copy_flake(dest: Path, toolchain: dict | None = None) -> Path:
 
 
 # A stand-in for nixpkgs with just what the flake uses. Outputs are attrsets with outPath; python's and
-# lockgen's outPaths can be real directories so that the generated shell hook can run.
+# lockgen's outPaths can be real directories so that the generated shell hook can run. Each flake input gets its own
+# stub, named @stubName@, with the CUDA sets lockgen's table says that input's pinned revision has (@cudaSets@).
 STUB = r"""
 { system, config ? { } }:
 let
@@ -77,28 +78,39 @@ let
     pytest = drv "pytest"; hypothesis = drv "hypothesis";
   } // builtins.listToAttrs (map (n: { name = n; value = drv n; }) @pythonPackages@);
   shellWith = stdenv: args: { type = "derivation"; name = args.name; outPath = "/nix/store/shell";
-                              shellArgs = args; stdenvName = stdenv.name; };
+                              shellArgs = args; stdenvName = stdenv.name; mkShellFrom = "@stubName@"; };
   stdenv = { name = "stdenv"; cc.cc.lib = drv "gcc-lib"; };
 in
 {
   inherit system config stdenv;
+  stubName = "@stubName@";
   python312 = drv "python3-3.12" // { outPath = @pythonOut@; pkgs = pypkgs; withPackages = f: drv "python-env"; };
   uv = drv "uv"; zlib = drv "zlib"; nixfmt = drv "nixfmt";
+  bashInteractive = drv "bash"; coreutils = drv "coreutils"; cacert = drv "cacert";
   lib.makeLibraryPath = ps: builtins.concatStringsSep ":" (map (p: "${p}/lib") ps);
   mkShell = { __functor = self: shellWith stdenv; override = o: shellWith o.stdenv; };
   writeShellScriptBin = name: text: drv "wrapper-${name}" // { inherit text; };
-  runCommand = name: env: script: drv name // { inherit script; };
-  cudaPackages_12_8 = cudaSet "12.8";
-  cudaPackages_13_0 = cudaSet "13.0";
-}
+  runCommand = name: env: script: drv name // { inherit script env; };
+  fetchurl = a: drv a.name // { inherit (a) url sha256; };
+  dockerTools.buildLayeredImage = a: drv "docker-image-${a.name}.tar.gz" // {
+    inherit (a) config; contents = map (p: p.name) a.contents;
+  };
+} // builtins.listToAttrs (map (v: {
+  name = "cudaPackages_" + builtins.replaceStrings [ "." ] [ "_" ] v; value = cudaSet v;
+}) @cudaSets@)
 """
 
 SHOW = """
 let
   flake = import {flake}/flake.nix;
-  out = flake.outputs {{ self = {{ outPath = {flake}; }}; nixpkgs = {{ outPath = {stub}; }}; }};
+  out = flake.outputs {{
+    self = {{ outPath = {flake}; }};
+    nixpkgs = {{ outPath = {stubs}/nixpkgs; }};
+    nixpkgs-cuda-legacy = {{ outPath = {stubs}/nixpkgs-cuda-legacy; }};
+    nixpkgs-cuda-next = {{ outPath = {stubs}/nixpkgs-cuda-next; }};
+  }};
   show = s: {{
-    name = s.name; stdenv = s.stdenvName;
+    name = s.name; stdenv = s.stdenvName; mkShellFrom = s.mkShellFrom;
     packages = map (p: p.name) s.shellArgs.packages;
     env = builtins.removeAttrs s.shellArgs [ "packages" "shellHook" "name" ];
     hook = s.shellArgs.shellHook;
@@ -106,14 +118,30 @@ let
   }};
 in {{
   description = flake.description;
+  nixConfig = flake.nixConfig;
+  inputs = builtins.mapAttrs (_: i: i.url) flake.inputs;
   systems = builtins.attrNames out.devShells;
   shells = builtins.mapAttrs (_: show) out.devShells.x86_64-linux;
-  aarch64 = builtins.attrNames out.devShells.aarch64-linux;
+  aarch64 = builtins.mapAttrs (_: show) out.devShells.aarch64-linux;
   lockgen = {{ inherit (out.packages.x86_64-linux.lockgen) name buildSystem deps; }};
+  packages = builtins.mapAttrs (_: builtins.attrNames) out.packages;
   checks = builtins.attrNames out.checks.x86_64-linux;
   formatter = out.formatter.x86_64-linux.name;
 }}
 """
+
+INPUTS = {
+    "nixpkgs": "0d9e9b832d03ac387417e16ce1febf73b2e631e1",
+    "nixpkgs-cuda-legacy": "ac62194c3917d5f474c1a844b6fd6da2db95077d",
+    "nixpkgs-cuda-next": "07e1d92cdc0ed416cfa11ff3ca40d17e61cfba7a",
+}
+
+
+def table_sets(rev: str) -> list[str]:
+    """The CUDA versions lockgen's nixpkgs table says `rev` has, read here from the data file itself."""
+    data = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    (row,) = [r for r in data["revision"] if r["rev"] == rev]
+    return [s.removeprefix("cudaPackages_").replace("_", ".") for s in row["cuda_sets"]]
 
 
 def lockgen_requirement_names() -> dict[str, list[str]]:
@@ -135,21 +163,28 @@ def stub_dir(
     tmp: Path,
     python_out: str = "/nix/store/00000000000000000000000000000000-python3-3.12",
     lockgen_out: str = "/nix/store/00000000000000000000000000000000-lockgen-0.1.0",
+    sets: dict[str, list[str]] | None = None,
 ) -> Path:
-    d = tmp / "stub"
-    d.mkdir(parents=True, exist_ok=True)
+    """One stub nixpkgs per flake input under tmp/stubs/<input>; CUDA sets per lockgen's table unless `sets`."""
     names = lockgen_requirement_names()
-    text = (
-        STUB.replace("@pythonOut@", json.dumps(python_out))
-        .replace("@lockgenOut@", json.dumps(lockgen_out))
-        .replace("@pythonPackages@", "[ " + " ".join(json.dumps(n) for n in names["build"] + names["deps"]) + " ]")
-    )
-    (d / "default.nix").write_text(text, encoding="utf-8")
-    return d
+    root = tmp / "stubs"
+    for name, rev in INPUTS.items():
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        cuda = (sets or {}).get(name, table_sets(rev))
+        text = (
+            STUB.replace("@pythonOut@", json.dumps(python_out))
+            .replace("@lockgenOut@", json.dumps(lockgen_out))
+            .replace("@pythonPackages@", "[ " + " ".join(json.dumps(n) for n in names["build"] + names["deps"]) + " ]")
+            .replace("@cudaSets@", "[ " + " ".join(json.dumps(v) for v in cuda) + " ]")
+            .replace("@stubName@", name)
+        )
+        (d / "default.nix").write_text(text, encoding="utf-8")
+    return root
 
 
-def evaluate(flake: Path, stub: Path) -> dict:
-    value = nix_value(SHOW.format(flake=flake, stub=stub), flake)
+def evaluate(flake: Path, stubs: Path) -> dict:
+    value = nix_value(SHOW.format(flake=flake, stubs=stubs), flake)
     assert isinstance(value, dict)
     return value
 
@@ -158,7 +193,7 @@ def evaluate(flake: Path, stub: Path) -> dict:
 
 
 @needs_nix
-@pytest.mark.parametrize("rel", ["flake.nix", "nix/lib.nix", "nix/shell.nix", "nix/lockgen.nix"])
+@pytest.mark.parametrize("rel", ["flake.nix", "nix/lib.nix", "nix/shell.nix", "nix/lockgen.nix", "nix/image.nix"])
 def test_nix_files_parse(rel: str) -> None:
     res = subprocess.run([NIX, "--parse", str(REPO / rel)], capture_output=True, text=True, timeout=60, check=False)
     assert res.returncode == 0, res.stderr
