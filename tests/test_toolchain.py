@@ -246,6 +246,12 @@ def test_rule_reports_a_missing_file_only_when_a_flake_reads_it(ws_root: Path) -
     assert rule_toolchain(ws) == []
     (ws_root / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
     assert [v.message for v in rule_toolchain(ws)] == ["is missing, but flake.nix is here and reads it"]
+    (ws_root / "flake.nix").unlink()
+    ws = load_workspace(ws_root)
+    data = (ws_root / "pyproject.toml").read_text(encoding="utf-8")
+    (ws_root / "pyproject.toml").write_text(data + "toolchain = true\n", encoding="utf-8")
+    ws = load_workspace(ws_root)
+    assert [v.message for v in rule_toolchain(ws)] == ["is missing, but [tool.lockgen] toolchain = true"]
 
 
 def test_rule_reports_malformed_json(ws_root: Path) -> None:

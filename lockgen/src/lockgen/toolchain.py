@@ -573,7 +573,10 @@ def _actual_and_expected(ws: Any) -> tuple[Any, dict[str, Any] | None, list[Viol
     path = root / TOOLCHAIN_FILE
     if not path.is_file():
         if wants_toolchain(root, ws.lockgen_config):
-            return None, None, [_v("is missing, but flake.nix is here and reads it")], frozenset()
+            why = (
+                "flake.nix is here and reads it" if (root / FLAKE_NIX).is_file() else "[tool.lockgen] toolchain = true"
+            )
+            return None, None, [_v(f"is missing, but {why}")], frozenset()
         return None, None, [], frozenset()
     try:
         actual = read_json_file(path, TOOLCHAIN_FILE)

@@ -9,8 +9,11 @@ from typing import Any
 
 HELP = "show, check or write nix/toolchain.json (the CUDA toolkit per member that flake.nix provides)"
 DESCRIPTION = """\
-nix/toolchain.json tells flake.nix which nixpkgs CUDA set (cudaPackages_X_Y) and Python each member's dev
-shell gets. lockgen derives it from uv.lock, so moving CUDA needs no edit in Nix.
+nix/toolchain.json tells flake.nix which nixpkgs CUDA set (cudaPackages_X_Y) each member's dev shell gets,
+from which pinned nixpkgs input (flake.lock; the main `nixpkgs` first, then the newest input that has it), the
+Python, and the locked wheels `nix build .#<member>-image` installs. lockgen derives it from uv.lock and
+flake.lock, so moving CUDA needs no edit in Nix. A set no pinned input has is a warning, not an error: the file
+records it and `nix develop .#<member>` stops with the same message, saying what input to add.
 
   lockgen toolchain            show what the lock needs; exit 1 when nix/toolchain.json disagrees
   lockgen toolchain --write    write nix/toolchain.json (atomically)
