@@ -688,3 +688,43 @@ def test_every_cuda_of_every_fleet_window_gets_a_set_a_pinned_input_carries(poli
     assert {"11.8", "12.1", "12.4", "12.8", "13.0", "13.3"} <= seen
     # 13.4 and 13.5 have no known driver floor (conf U): only the `minor` policy admits them, and no pin has them yet
     assert missing == (set() if policy == "toolkit" else {"13.4", "13.5"})
+
+
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("driver", "gpus"),
+    [("550.54.15", ["T4"]), ("535", ["A100", "L4"])],  # Colab-like; a cluster that cannot upgrade past 535
+)
+def test_pypi_lock_for_an_old_driver_is_kept_and_the_toolkit_comes_from_nixos_25_05(
+    tmp_path: Path, driver: str, gpus: list[str]
+) -> None:
+    """The issue's report: `lockgen lock` failed outright on these fleets because the one pinned nixpkgs lacked
+    cudaPackages_12_4 / 12_1. Now the lock is written and the shells take the set from the nixos-25.05 input."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import copy_workspace
+
+    root = copy_workspace(tmp_path / "repo")
+    for rel in ("flake.nix", "flake.lock"):
+        shutil.copy2(REPO / rel, root / rel)
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    text = re.sub(r'driver = "[^"]+"', f'driver = "{driver}"', text, count=1)
+    text = re.sub(r"gpus = \[[^\]]*\]", "gpus = " + json.dumps(gpus), text, count=1)
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(root), "lock"], capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+    assert set(data["members"]) == {"train", "serve"}
+    for member, entry in data["members"].items():
+        cuda = CudaVersion.parse(entry["cuda"])
+        assert cuda <= CudaVersion(12, 4), (member, entry)
+        assert entry["input"] == "nixpkgs-cuda-legacy", (member, entry)  # nixos-25.05 has 11.8 ... 12.5
+    check = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(root), "check", "--no-uv"], capture_output=True, text=True
+    )
+    assert check.returncode == 0 and "warning[toolchain]" not in check.stdout, check.stdout
