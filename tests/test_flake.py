@@ -482,6 +482,48 @@ def test_a_cuda_no_pinned_input_has_stops_only_that_shell_with_lockgens_message(
     assert json.loads(ok.stdout) == "gpu-workspace-serve"
 
 
+def flake_show(flake: Path, stubs: Path) -> subprocess.CompletedProcess[str]:
+    """`nix flake show` of `flake` with every nixpkgs input replaced by its stub (no network, lock not written)."""
+    nix = shutil.which("nix")
+    assert nix
+    args = [nix, "--extra-experimental-features", "nix-command flakes", "flake", "show", "--offline"]
+    args.append("--no-write-lock-file")
+    for name in INPUTS:
+        (stubs / name / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
+        args += ["--override-input", name, f"path:{stubs / name}"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([*args, f"path:{flake}"], capture_output=True, text=True, timeout=300, check=False, env=env)
+
+
+@needs_nix
+def test_nix_flake_show_lists_every_shell_and_image_for_both_systems(tmp_path: Path) -> None:
+    res = flake_show(copy_flake(tmp_path / "flake"), stub_dir(tmp_path))
+    if res.returncode != 0 and "permission denied" in res.stderr.lower():
+        pytest.skip("nix cannot use a store here")
+    assert res.returncode == 0, res.stderr
+    out = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)
+    members = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))["members"]
+    for system in ("x86_64-linux", "aarch64-linux"):
+        assert f"evaluating 'devShells.{system}.default'" in res.stderr
+        for m in members:
+            assert f"evaluating 'devShells.{system}.{m}'" in res.stderr
+            assert f"evaluating 'packages.{system}.{m}-image'" in res.stderr
+    for m in members:
+        assert f"{m}: development environment 'gpu-workspace-{m}'" in out
+        assert f"{m}-image: package 'docker-image-gpu-workspace-{m}.tar.gz'" in out
+
+
+@needs_nix
+def test_nix_flake_show_stops_on_a_cuda_no_input_has_with_lockgens_message(tmp_path: Path) -> None:
+    toolchain = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))
+    toolchain["members"]["train"] = entry("13.4", None, "no pinned nixpkgs input has cudaPackages_13_4 (TEST)")
+    res = flake_show(copy_flake(tmp_path / "flake", toolchain), stub_dir(tmp_path))
+    if "permission denied" in res.stderr.lower():
+        pytest.skip("nix cannot use a store here")
+    assert res.returncode != 0
+    assert "error: gpu-workspace flake: no pinned nixpkgs input has cudaPackages_13_4 (TEST)" in res.stderr
+
+
 @needs_nix
 def test_unfree_predicate_allows_only_the_cuda_toolkit() -> None:
     got = nix_value("""let L = import ./nix/lib.nix; eula = { free = false; shortName = "CUDA EULA"; };
