@@ -728,3 +728,19 @@ def test_pypi_lock_for_an_old_driver_is_kept_and_the_toolkit_comes_from_nixos_25
         [sys.executable, "-m", "lockgen", "-C", str(root), "check", "--no-uv"], capture_output=True, text=True
     )
     assert check.returncode == 0 and "warning[toolchain]" not in check.stdout, check.stdout
+
+
+def test_cli_json_lists_the_pinned_inputs_and_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")], "serve": [("torch", "2.9.0+cu126")]})
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    del lock["nodes"]["root"]["inputs"]["nixpkgs-cuda-legacy"]  # as before this issue: no input with 12.4
+    (root / "flake.lock").write_text(json.dumps(lock), encoding="utf-8")
+    assert main(["-C", str(root), "toolchain", "--write"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(root), "toolchain", "--json"]) == 0  # warnings do not fail
+    doc = json.loads(capsys.readouterr().out)
+    assert [(i["name"], i["known"]) for i in doc["inputs"]] == [("nixpkgs", True), ("nixpkgs-cuda-next", True)]
+    assert "cudaPackages_13_3" in doc["inputs"][1]["cuda_sets"]
+    assert [(w["member"], w["file"]) for w in doc["warnings"]] == [("train", "flake.nix")]
+    assert doc["toolchain"]["members"]["serve"]["input"] == "nixpkgs"  # 12.6 is in the main pin
+    assert doc["toolchain"]["default"]["cuda"] == "12.6"  # the newest member CUDA (serve's), so no warning for it
