@@ -282,7 +282,8 @@ def test_a_set_the_main_pin_lacks_is_a_warning_then_taken_from_the_input_that_ha
     data = json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
     assert data["members"]["train"]["input"] is None
     warned = toolchain_warnings(ws)
-    assert {v.member for v in warned} == {"train", None}  # the member and the default shell
+    assert {v.member for v in warned} == {"train"}  # the default shell has no toolkit then, and never stops
+    assert data["default"] is None
     for v in warned:
         assert "no pinned nixpkgs input has cudaPackages_12_4" in v.message and "0d9e9b832d03" in v.message
         assert "nixos-25.05" in v.message and "data/nixpkgs.toml" in v.message  # what to add
@@ -331,7 +332,7 @@ def test_a_pin_lockgen_does_not_know_is_a_warning(ws_root: Path) -> None:
     found = toolchain_warnings(ws)
     unknown = [v for v in found if v.file == "flake.lock"]
     assert len(unknown) == 1 and "1111111111" in unknown[0].message and "data/nixpkgs.toml" in unknown[0].fix
-    assert {v.member for v in found if v.file == "flake.nix"} == {"train", "serve", None}  # no known input
+    assert {v.member for v in found if v.file == "flake.nix"} == {"train", "serve"}  # no known input
 
 
 def test_warnings_name_each_shell_without_an_input() -> None:

@@ -331,7 +331,8 @@ def toolchain_for(ws: Any) -> dict[str, Any]:
     """The toolchain the lock needs, as the JSON-ready dict flake.nix reads (reads flake.lock next to the lock).
 
     Keys: schema, python ("3.12"), driver_policy (the fleet's), members ({member: {cuda, nix_attr, input[, missing]}}),
-    default (the newest member CUDA, for the workspace's default shell; null when no member uses CUDA) and images
+    default (the newest member CUDA a pinned input has, for the workspace's default shell; null when there is none)
+    and images
     ({member: {system: [wheel, ...]}}). Raises InputError when a member has no single CUDA or a CUDA the tables do
     not know.
     """
@@ -367,10 +368,14 @@ def toolchain_expected(
 
     `inputs`: the flake's pinned nixpkgs inputs (None: no flake.lock, every set is taken from `nixpkgs`).
     """
+    # the default shell (the workspace root: lockgen, tests) gets the newest member CUDA a pinned input has; it never
+    # stops for a set no input has (the member's own shell does), it then simply has no toolkit
     default = None
-    if entries:
-        newest = max(entries.values(), key=lambda e: CudaVersion.parse(e["cuda"]))
-        default = with_input(newest, "the default shell", inputs)
+    for e in sorted(entries.values(), key=lambda e: CudaVersion.parse(e["cuda"]), reverse=True):
+        candidate = with_input(e, "the default shell", inputs)
+        if candidate["input"] is not None:
+            default = candidate
+            break
     return {
         "comment": COMMENT,
         "schema": SCHEMA,
@@ -506,7 +511,12 @@ def compare_toolchain(
     want_default = expected["default"]
     got_default = actual.get("default")
     if want_default is None and got_default is not None:
-        out.append(_v("gives the default shell a CUDA toolkit, but no member of uv.lock uses CUDA"))
+        out.append(
+            _v(
+                "gives the default shell a CUDA toolkit, but no member of uv.lock uses a CUDA that a pinned nixpkgs "
+                "input has"
+            )
+        )
     elif want_default is not None and (
         not isinstance(got_default, Mapping) or any(got_default.get(k) != want_default.get(k) for k in ENTRY_KEYS)
     ):
