@@ -23,6 +23,11 @@ class CheckReport:
     violations: tuple[Violation, ...]
     warnings: tuple[str, ...]
     fresh: bool | None  # None: not decided (offline, or uv skipped)
+    notes: tuple[Violation, ...] = ()  # findings that warn and never fail (a CUDA set no pinned nixpkgs has)
+
+    def warning_lines(self) -> list[str]:
+        """Every warning as one line (for --json)."""
+        return [*self.warnings, *(f"{n.rule}: {n.file}: {n.message}" for n in self.notes)]
 
     @property
     def ok(self) -> bool:
@@ -58,13 +63,14 @@ def freshness(
 
 def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
     """Run every rule (and, with `use_uv`, uv's offline freshness check)."""
-    from lockgen.toolchain_rule import extra_rules
+    from lockgen.toolchain_rule import extra_rules, extra_warnings
 
     violations = run_rules(ws) + [v for rule in extra_rules() for v in rule(ws)]
+    notes = tuple(w for check in extra_warnings() for w in check(ws))
     warnings = list(ws.window.warnings)
     fresh: bool | None = None
     if use_uv:
         stale, notes, fresh = freshness(ws, runner)
         violations += stale
         warnings += notes
-    return CheckReport(ws.environments, tuple(violations), tuple(warnings), fresh)
+    return CheckReport(ws.environments, tuple(violations), tuple(warnings), fresh, notes)

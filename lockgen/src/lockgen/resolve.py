@@ -617,14 +617,13 @@ def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
 
 
 def wants_toolchain(ws: Workspace) -> bool:
-    """Whether lock/bump keep nix/toolchain.json: the project has a flake.nix (or the file already), or asks for it
-    with `[tool.lockgen] toolchain = true` (`false` turns it off)."""
+    """Whether lock/bump keep nix/toolchain.json (lockgen.toolchain.wants_toolchain: a flake.nix, or
+    `[tool.lockgen] toolchain = true`), or the file is there already."""
     from lockgen.toolchain import TOOLCHAIN_FILE
+    from lockgen.toolchain import wants_toolchain as wants
 
     asked = ws.lockgen_config.get("toolchain")
-    if isinstance(asked, bool):
-        return asked
-    return (ws.root / "flake.nix").is_file() or (ws.root / TOOLCHAIN_FILE).is_file()
+    return wants(ws.root, ws.lockgen_config) or (asked is not False and (ws.root / TOOLCHAIN_FILE).is_file())
 
 
 def _write_toolchain(ws: Workspace, tx: Transaction) -> None:

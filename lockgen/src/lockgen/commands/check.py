@@ -18,7 +18,8 @@ Checks, without changing anything:
   index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
                and registry/URL artifacts carry a hash
   source       git sources are locked to a commit (URL, path and workspace sources are accepted)
-  toolchain    nix/toolchain.json agrees with the lock and names a cudaPackages set the pinned nixpkgs has
+  toolchain    nix/toolchain.json agrees with the lock and the pinned nixpkgs inputs (a CUDA set no input has
+               is a warning: the lock is kept, `nix develop` for that member says what to add)
   notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
   lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv). Never
                goes online: when the cache cannot answer, a warning says so and the other rules still count
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 "policy": ws.fleet.policy,
             },
             "window": [str(v) for v in window.allowed],
-            "warnings": list(report.warnings),
+            "warnings": report.warning_lines(),
             "fresh": report.fresh,
             "environments": [env_json(e, window) for e in report.environments],
             "members": [
@@ -174,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {_names(cpu)}: no CUDA builds (CPU only)", file=out)
     for w in report.warnings:
         print(f"warning: {w}", file=out)
+    for n in report.notes:
+        where = n.file + (f" [{n.member}]" if n.member else "")
+        print(f"warning[{n.rule}] {where}: {n.message}\n    fix: {n.fix}", file=out)
     for v in violations:
         where = f"{v.file}" + (f" [{v.member}]" if v.member else "") + (f" {v.package}" if v.package else "")
         print(f"error[{v.rule}] {where}: {v.message}\n    fix: {v.fix}", file=out)
