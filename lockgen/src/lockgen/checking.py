@@ -70,7 +70,7 @@ def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | N
     warnings = list(ws.window.warnings)
     fresh: bool | None = None
     if use_uv:
-        stale, notes, fresh = freshness(ws, runner)
+        stale, fresh_warnings, fresh = freshness(ws, runner)
         violations += stale
-        warnings += notes
+        warnings += fresh_warnings
     return CheckReport(ws.environments, tuple(violations), tuple(warnings), fresh, notes)
