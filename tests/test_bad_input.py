@@ -85,7 +85,7 @@ def test_driver_that_is_a_cuda_version_is_refused_with_the_fix(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("tool = 5\n", "pyproject.toml: tool: expected a table"),
+        ('tool = 5\n[project]\nname = "x"\nversion = "0"\n', "pyproject.toml: tool: expected a table"),
         ("[tool]\nuv = 5\n[tool.lockgen]\n", "pyproject.toml: tool.uv: expected a table"),
         ("[tool.uv]\nworkspace = 5\n", "pyproject.toml: tool.uv.workspace: expected a table"),
         ('[tool.uv.workspace]\nmembers = "x"\n', "tool.uv.workspace.members: expected a list"),

@@ -62,6 +62,16 @@ class Requirement:
     marker: str | None = None
     extras: tuple[str, ...] = ()
     index: str | None = None
+    direct: str | None = None  # "git+URL", a URL, or a local path: a requirement that names its artifact
+
+    @property
+    def text(self) -> str:
+        """As a PEP 508 string (`torch==2.10.0; sys_platform == 'linux'`, `foo @ git+https://...`)."""
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        marker = f"; {self.marker}" if self.marker else ""
+        if self.direct and "://" in self.direct:
+            return f"{self.name}{extras} @ {self.direct}{marker}"
+        return f"{self.name}{extras}{'' if self.direct else self.specifier}{marker}"
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,16 @@ def _artifact(raw: Any, path: str) -> Artifact:
     return Artifact(_str(loc, f"{path}.{key}", optional=False), _str(raw.get("hash"), f"{path}.hash"))
 
 
+def _direct(row: Mapping[str, Any], where: str = "requires-dist") -> str | None:
+    """The artifact a requires-dist row names itself (git, url, path, editable, directory), if any."""
+    if "git" in row:
+        return f"git+{_str(row['git'], f'{where}.git', optional=False)}"
+    for key in ("url", "path", "editable", "directory"):
+        if key in row:
+            return _str(row[key], f"{where}.{key}", optional=False)
+    return None
+
+
 def parse_lock(data: Mapping[str, Any], file: str = "uv.lock") -> Lock:
     """Build a Lock from a parsed uv.lock mapping; raise InputError naming the key path when malformed."""
     try:
@@ -282,6 +302,7 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
                     marker=_marker(r.get("marker"), f"{where}.marker"),
                     extras=_strs(r.get("extras"), f"{where}.extras"),
                     index=_str(r.get("index"), f"{where}.index"),
+                    direct=_direct(r, where),
                 )
             )
         wheels = p.get("wheels", [])

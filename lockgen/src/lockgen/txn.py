@@ -22,11 +22,32 @@ from types import FrameType, TracebackType
 from lockgen.errors import LockgenError
 
 
+def lock_dir() -> Path:
+    """A private directory for workspace locks: `$XDG_RUNTIME_DIR/lockgen`, else `~/.cache/lockgen/locks`, created
+    with mode 0700 and refused when it is a symlink or belongs to another user (no planted link can redirect a
+    lock file)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "lockgen" if runtime else Path(os.path.expanduser("~")) / ".cache" / "lockgen" / "locks"
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(base)
+    except OSError as e:
+        raise LockgenError(f"cannot create the lock directory {base}: {e.strerror}") from None
+    import stat
+
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise LockgenError(f"refusing the lock directory {base}: not a directory owned by you")
+    if st.st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            os.chmod(base, 0o700)
+    return base
+
+
 def lock_path(root: Path) -> Path:
-    """The workspace lock: a file in the temporary directory named after the workspace's real path, so the
-    workspace itself gains no file (a failed command leaves every file as it was)."""
+    """The workspace lock: a file in lockgen's private lock directory named after the workspace's real path, so the
+    workspace itself gains no file. It is removed when the command ends."""
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"lockgen-{key}.lock"
+    return lock_dir() / f"lockgen-{key}.lock"
 
 
 class Interrupted(LockgenError):
@@ -66,6 +87,7 @@ class Transaction:
         self.fault = fault or (lambda effect: None)
         self.snapshot: dict[Path, bytes | None] = {}
         self._lock_fd: int | None = None
+        self._lock_file: Path = Path()
         self._old_handlers: dict[int, object] = {}
         self.committed = False
         self.restored: list[Path] = []
@@ -126,20 +148,32 @@ class Transaction:
 
     def _lock(self) -> None:
         path = lock_path(self.root)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
+        for _ in range(5):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise Busy(
+                        f"another lockgen is changing this workspace (lock held on {path}); try again when it ends"
+                    ) from None
+                raise
+            # the holder before us may have removed the file between our open and our flock: lock the live one
+            try:
+                same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock_fd, self._lock_file = fd, path
+                return
             os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise Busy(
-                    f"another lockgen is changing this workspace (lock held on {path}); try again when it ends"
-                ) from None
-            raise
-        self._lock_fd = fd
+        raise Busy(f"could not take the workspace lock {path}: it keeps changing")
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock_file)  # removed while held: nobody is left waiting on a stale file
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

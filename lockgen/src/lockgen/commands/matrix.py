@@ -90,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
             if args.gpus:
                 doc["tool"]["lockgen"]["gpus"] = list(args.gpus)
             (stage / "pyproject.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
-            row: dict[str, Any] = {"driver": driver, "window": None, "members": {}, "error": None}
+            row: dict[str, Any] = {"driver": driver, "window": None, "members": {}, "error": None, "kind": None}
             try:
-                row["window"] = str(load_workspace(stage).window)
+                window = load_workspace(stage).window
+                row["window"] = str(window)
                 relock(
                     stage,
                     Request("lock"),
@@ -102,36 +103,60 @@ def run(args: argparse.Namespace) -> int:
                     finalize=False,
                 )
                 final = load_workspace(stage)
-                from lockgen.cudadetect import member_cuda_from
-
-                for m in final.members:
-                    if not final.lock.by_name(m):
+                outside = []
+                for env in final.environments:
+                    if not env.has_cuda:
                         continue
-                    installed = final.installed(m)
-                    mc = member_cuda_from(m, installed)
-                    if not mc.versions and not mc.majors:
-                        continue
-                    row["members"][m] = {"cuda": str(mc.cuda) if mc.cuda else None} | {
-                        h: installed[h].version for h in headline(final, m) if h in installed
-                    }
+                    view = env.platforms[0]
+                    mc = view.cuda
+                    installed = view.installed
+                    info: dict[str, Any] = {"cuda": str(mc.cuda) if mc.cuda else None}
+                    if env.project in final.members and env.label == env.project:
+                        info |= {h: installed[h].version for h in headline(final, env.project) if h in installed}
+                    elif "torch" in installed:
+                        info["torch"] = installed["torch"].version
+                    row["members"][env.label] = info
+                    for v in env.platforms:
+                        bad = [str(c) for c in v.cuda.versions if not window.allows(c)]
+                        if bad or (v.cuda.majors and not v.cuda.consistent):
+                            outside.append(f"{env.label} (linux {v.platform}): CUDA {', '.join(bad) or 'mixed'}")
+                if outside:
+                    row["kind"] = "outside-window"
+                    row["error"] = "resolved outside its own window " + str(window) + ": " + "; ".join(outside)
             except LockgenError as e:
-                row["error"] = str(e).splitlines()[0]
+                row["kind"] = getattr(e, "kind", None) or _kind_of(e)
+                row["error"] = str(e).splitlines()[0].removeprefix("no solution: ")
             rows.append(row)
             reporter.step(_line(row))
+    failed = [r for r in rows if r["error"]]
     if args.json:
-        json.dump({"gpus": args.gpus, "rows": rows}, sys.stdout, indent=2)
+        json.dump({"schema": 1, "gpus": args.gpus, "rows": rows, "failed": len(failed)}, sys.stdout, indent=2)
         print()
-        return 0
-    print(f"{'driver':>10}  {'window':<10}  member: CUDA, packages")
+        return 1 if failed else 0
+    print(f"{'driver':>10}  {'window':<10}  environment: CUDA, packages")
     for row in rows:
         print(_line(row))
-    return 0
+    if failed:
+        print(f"{len(failed)} of {len(rows)} row(s) failed")
+    return 1 if failed else 0
+
+
+def _kind_of(e: Exception) -> str:
+    from lockgen.resolve import CheckFailed, EmptyWindow, ResolutionFailed
+
+    if isinstance(e, ResolutionFailed):
+        return "no-solution"
+    if isinstance(e, EmptyWindow):
+        return "empty-window"
+    if isinstance(e, CheckFailed):
+        return "check"
+    return "error"
 
 
 def _line(row: dict[str, Any]) -> str:
     head = f"{row['driver']:>10}  {row['window'] or '-':<10}  "
     if row["error"]:
-        return head + f"no solution: {row['error']}"
+        return head + f"FAILED ({row['kind']}): {row['error']}"
     parts = []
     for m, info in row["members"].items():
         pkgs = ", ".join(f"{k} {v}" for k, v in info.items() if k != "cuda")
