@@ -233,3 +233,16 @@ def test_name_version_refuses_a_plain_http_url_in_the_lock(tmp_path: Path, capsy
     assert main(["-C", str(ws), "wheel-cuda", "xformers==0.0.35", "--cache-dir", str(cache)]) == 2
     err = one_error(capsys)
     assert "uv.lock (xformers 0.0.35): http://files.example.com/" in err and "plain http" in err
+
+
+def test_a_url_with_a_sha256_fragment_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    srv = tmp_path / "srv"
+    srv.mkdir()
+    data = zip_bytes({"xformers/__init__.py": b""})
+    (srv / WHEEL).write_bytes(data)
+    with pw.serve_index(srv) as base:
+        good = main(["wheel-cuda", f"{base}/{WHEEL}#sha256={hashlib.sha256(data).hexdigest()}"])
+        capsys.readouterr()
+        bad = main(["wheel-cuda", f"{base}/{WHEEL}#sha256={'1' * 64}"])
+    assert good == 0 and bad == 2
+    assert f"the URL's #fragment says {'1' * 64}: refused" in one_error(capsys)

@@ -375,12 +375,13 @@ def _scan_buffer(name: str, data: Buffer, scanned: list[str], skipped: list[str]
     return found
 
 
-def _regular_file(path: Path, limits: Limits) -> int:
+def regular_file_size(path: Path, limits: Limits | None = None) -> int:
     """The size of `path` when it is a regular file within the wheel cap; ElfError naming it otherwise (a device
     such as /dev/zero, a FIFO or a socket is never opened: reading one never ends or blocks)."""
     import os
     import stat
 
+    limits = limits or LIMITS
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -448,7 +449,7 @@ def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes], limits: Limits | Non
                 evidence += _scan_file(path.relative_to(root).as_posix(), f, scanned, skipped)
         return summarize(evidence, scanned, skipped)
     if isinstance(wheel, (str, Path)):
-        _regular_file(Path(wheel), limits)
+        regular_file_size(Path(wheel), limits)
     elif isinstance(wheel, bytes) and len(wheel) > limits.max_wheel_bytes:
         raise ElfError(f"{label}: over the cap of {limits.max_wheel_bytes >> 20} MiB for a wheel")
     source: IO[bytes] | str | Path = io.BytesIO(wheel) if isinstance(wheel, bytes) else wheel

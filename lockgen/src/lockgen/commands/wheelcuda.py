@@ -149,8 +149,8 @@ def download(
     url: str, dest: Path, progress: Callable[[str], None], max_bytes: int | None = None, origin: str = "URL"
 ) -> Path:
     """Stream `url` into `dest` in 1 MiB chunks, reporting progress; LockgenError on any failure. Only https://,
-    http:// to this machine and file:// (`lockgen.urls`), also after redirects; at most `max_bytes`."""
-    import shutil
+    http:// to this machine and file:// (`lockgen.urls`), also after redirects; at most `max_bytes`. A file://
+    URL is not copied: the path of the (regular) file itself is returned."""
     import urllib.error
     from urllib.request import url2pathname
 
@@ -164,12 +164,11 @@ def download(
     if url.lower().startswith("file:"):
         from urllib.parse import urlsplit
 
-        from lockgen.elfscan import Limits, _regular_file
+        from lockgen.elfscan import Limits, regular_file_size
 
         path = Path(url2pathname(urlsplit(url).path))
-        _regular_file(path, Limits(max_wheel_bytes=cap))
-        shutil.copyfile(path, dest)
-        return dest
+        regular_file_size(path, Limits(max_wheel_bytes=cap))
+        return path
     try:
         with _safe_opener(origin).open(url, timeout=60) as resp, dest.open("wb") as out:
             total = int(resp.headers.get("Content-Length") or 0)
@@ -194,9 +193,9 @@ def download(
     return dest
 
 
-def check_hash(path: Path, expected: str, what: str) -> None:
-    """Compare the file's digest with `expected` ("sha256:<hex>", as uv.lock writes it); LockgenError on a
-    mismatch or an algorithm hashlib lacks."""
+def check_hash(path: Path, expected: str, what: str, told_by: str = "uv.lock") -> None:
+    """Compare the file's digest with `expected` ("sha256:<hex>", as uv.lock writes it; `told_by` says where it
+    came from); LockgenError on a mismatch or an algorithm hashlib lacks."""
     import hashlib
 
     from lockgen.errors import LockgenError
@@ -205,13 +204,13 @@ def check_hash(path: Path, expected: str, what: str) -> None:
     try:
         h = hashlib.new(algo)
     except ValueError:
-        raise LockgenError(f"{what}: uv.lock's hash {expected!r} uses an unknown algorithm") from None
+        raise LockgenError(f"{what}: the hash {expected!r} ({told_by}) uses an unknown algorithm") from None
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     if h.hexdigest() != want.lower():
         raise LockgenError(
-            f"{what}: the downloaded wheel's {algo} is {h.hexdigest()}, uv.lock says {want}: refused "
+            f"{what}: the downloaded wheel's {algo} is {h.hexdigest()}, {told_by} says {want}: refused "
             "(the file changed on the index, or something in between altered it)"
         )
 
@@ -326,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
             reporter.step(f"streaming {shown.rsplit('/', 1)[-1]}")
             wheel = download(source.split("#")[0], Path(tmp) / "wheel.whl", reporter.detail, origin=shown)
             if digest:
-                check_hash(wheel, digest, shown)
+                check_hash(wheel, digest, shown, "uv.lock" if _PIN_RE.match(args.wheel) else "the URL's #fragment")
             build = wheel_build_cuda(wheel)
     else:
         reporter.step(f"reading {source}")
