@@ -91,8 +91,6 @@ def validate_root(data: Mapping[str, Any], root: Path, file: str = "pyproject.to
     if uv.get("index-url") is not None and not isinstance(uv.get("index-url"), str):
         raise InputError(file, "tool.uv.index-url", "expected a URL string")
     _strings(uv.get("constraint-dependencies"), file, "tool.uv.constraint-dependencies", "requirements")
-    if uv.get("exclude-newer") is not None and not isinstance(uv.get("exclude-newer"), str):
-        raise InputError(file, "tool.uv.exclude-newer", "expected an RFC 3339 timestamp string")
     lg = _table(tool.get("lockgen"), file, "tool.lockgen")
     for key in ("managed-constraints", "managed-sources"):
         _strings(lg.get(key), file, f"tool.lockgen.{key}")
