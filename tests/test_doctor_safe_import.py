@@ -67,3 +67,20 @@ def test_binary_nvidia_smi_output_is_not_a_crash(tmp_path: Path, monkeypatch: py
     assert host.gpu_source == "none" and "nvidia-smi: no GPU listed" in host.notes
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     assert main(["-C", str(FAKE_WS), "doctor", "--json"]) in (0, 1)
+
+
+def test_the_installed_binding_is_still_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: Path
+) -> None:
+    """Dropping the current directory must not drop the real binding: a pynvml on sys.path elsewhere is found."""
+    from lockgen import host
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pynvml.py").write_text("REAL = True\n")
+    monkeypatch.chdir(project)  # holds the planted pynvml.py
+    monkeypatch.setattr(sys, "path", ["", str(project), str(site), *sys.path])
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    module = host._import_pynvml()
+    assert module is not None and getattr(module, "REAL", False) and not (project / "pynvml.RAN").exists()
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
