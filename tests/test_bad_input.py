@@ -266,3 +266,13 @@ def test_a_member_linked_outside_the_root(
     code, _, err = run(capsys, workspace_copy, "check", "--no-uv")
     line = one_error_line(err)
     assert code == 2 and "tool.uv.workspace.members[0]: 'evil' leads outside the project" in line
+
+
+def test_a_newline_in_a_key_keeps_the_error_on_one_line(
+    workspace_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(workspace_copy / "pyproject.toml", 'driver = "580.65.06"', 'driver = "580.65.06"\nranges = { "a\\nb" = 5 }')
+    code, _, err = run(capsys, workspace_copy, "check", "--no-uv")
+    assert code == 2 and one_error_line(err).endswith(
+        "tool.lockgen.ranges.a\\nb: expected a specifier string, got an integer (5)"
+    )

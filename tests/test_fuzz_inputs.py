@@ -122,6 +122,7 @@ def assert_clean(code: int, err: str, files: tuple[str, ...]) -> None:
     if code == 2:
         lines = [line for line in err.strip().splitlines() if line.startswith("lockgen: error:")]
         assert len(lines) == 1, err
+        assert err.strip().splitlines()[-1] == lines[0], f"the error is not one line: {err!r}"
         if NO_UV in lines[0]:
             return  # the input passed validation and `lock` reached its first uv run
         m = FILE_KEY.match(lines[0])

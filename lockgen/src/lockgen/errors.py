@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a TOML key, say) escaped, so an error stays one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 class LockgenError(Exception):
     """Base class of every error lockgen reports to users without a traceback."""
@@ -17,7 +26,7 @@ class InputError(LockgenError):
         self.key = key
         self.message = message
         where = f"{file}: {key}" if key else file
-        super().__init__(f"{where}: {message}")
+        super().__init__(one_line(f"{where}: {message}"))
 
 
 class UvError(LockgenError):
