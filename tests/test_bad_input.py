@@ -276,3 +276,11 @@ def test_a_newline_in_a_key_keeps_the_error_on_one_line(
     assert code == 2 and one_error_line(err).endswith(
         "tool.lockgen.ranges.a\\nb: expected a specifier string, got an integer (5)"
     )
+
+
+def test_one_line_escapes_every_line_break_python_knows() -> None:
+    from lockgen.errors import InputError
+
+    breaks = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    e = InputError(f"uv{breaks}.lock", f"k{breaks}", f"m{breaks}")
+    assert len(str(e).splitlines()) == 1  # found by the fuzz suite: a marker "\x85" split the line
