@@ -244,7 +244,7 @@ def inject(ws: Path, runner: Callable[..., UvResult], scenario: str, point: int,
 
     def killing_runner(args: list[str], **kw: object) -> UvResult:
         if kind == "uv-killed" and counter["n"] == point + 1:  # the fault hook for this uv run just passed
-            lock = ws / "uv.lock"
+            lock = Path(str(kw["cwd"])) / "uv.lock"  # where uv runs (lockgen's staging copy)
             lock.write_bytes(lock.read_bytes()[: len(lock.read_bytes()) // 3])  # uv died mid-write
             return UvResult(("uv", *args), -9, "", "killed")
         return runner(args, **kw)

@@ -86,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     try:
         args.root = _root(args.directory)
+        if args.root is not None:
+            from lockgen.txn import pending, recover
+
+            if pending(args.root):
+                said = recover(args.root)
+                if said:
+                    print(f"lockgen: recovered: {said}", file=sys.stderr)
         return int(args.func(args))
     except LockgenError as e:
         print(f"lockgen: error: {e}", file=sys.stderr)

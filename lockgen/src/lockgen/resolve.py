@@ -30,7 +30,7 @@ from lockgen.errors import LockgenError
 from lockgen.family import family_of
 from lockgen.lockfile import normalize
 from lockgen.nosolution import Attempt, explain_failure, explain_uv_failure
-from lockgen.txn import Transaction
+from lockgen.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.ui import Reporter
 from lockgen.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.workspace import Workspace, load_workspace
@@ -208,12 +208,45 @@ def relock(
     pre_exclude: PreExclude | None = None,
     steer: Steer | None = None,
     finalize: bool = True,
+    apply: bool = True,
 ) -> Outcome:
-    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring).
+    """Run lock or bump on the project at `root` as one transaction that cannot be half-applied.
 
-    `finalize=False` stops after the resolution (lockgen matrix: the resolution is all that is wanted)."""
-    run = _Relock(root, request, reporter or Reporter(quiet=True), runner, pre_exclude, steer)
-    with Transaction(root, workspace_files(run.ws), fault=fault) as tx:
+    Under the workspace lock, the project is copied to a private staging directory (lockgen.stage) and the whole
+    lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
+    atomic renames under a journal (lockgen.txn.apply_changes): a kill at any moment leaves the old files, or the
+    journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
+    resolution (both write nothing to the project)."""
+    reporter = reporter or Reporter(quiet=True)
+    with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
+        stage = stage_copy(root, Path(tmp))
+        outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)
+        if not (apply and finalize) or not outcome.changed_files:
+            return outcome
+        changes = {rel: (stage / rel).read_bytes() for rel in outcome.changed_files if (stage / rel).exists()}
+        gone = [rel for rel in outcome.changed_files if not (stage / rel).exists()]
+        if gone:  # lock/bump never delete a file; a vanished one is a bug, not something to apply
+            raise LockgenError(f"internal: the staged result lost {', '.join(gone)}")
+        label = f"lockgen {request.kind}" + (f" {request.package}" if request.package else "")
+        reporter.step(f"applying {len(changes)} file(s) to the project")
+        apply_changes(root, changes, label, fault)
+    return outcome
+
+
+def relock_here(
+    root: Path,
+    request: Request,
+    reporter: Reporter,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+) -> Outcome:
+    """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
+    Transaction that restores every file on failure."""
+    run = _Relock(root, request, reporter, runner, pre_exclude, steer)
+    with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
         run.tx = tx
         run.plan()
         run.resolve()
@@ -643,7 +676,6 @@ def stage_copy(ws_root: Path, dest: Path) -> Path:
 
 
 def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
-    """Compute the outcome in a temporary copy; the workspace is never touched."""
-    with tempfile.TemporaryDirectory(prefix="lockgen-dry-") as tmp:
-        stage = stage_copy(root, Path(tmp))
-        return relock(stage, request, **kwargs)
+    """Compute the outcome in a staging copy; the project is never touched (and a dry run never copies a project
+    another lockgen is changing: it takes the workspace lock while it runs)."""
+    return relock(root, request, apply=False, **kwargs)
