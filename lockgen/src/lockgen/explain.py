@@ -273,6 +273,8 @@ def _check_bounded(tree: Any, where: str) -> None:
             for alt in arg[1]:
                 _check_bounded(alt, where)
         elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            if arg[1].getwidth()[1] > LOOKAROUND:
+                raise ValueError(f"{where}: a lookaround may read at most {LOOKAROUND} characters")
             _check_bounded(arg[1], where)
         elif op == sre_constants.ATOMIC_GROUP:
             _check_bounded(arg, where)
@@ -305,7 +307,10 @@ class _Compiled:
     needle: str | None
 
 
-_NEEDLES: dict[str, str | None] = {}
+_NEEDLES: dict[str, str | None] = {}  # pattern -> the literal it requires (lowercased)
+_WIDTHS: dict[str, int] = {}  # pattern -> the longest text it can match (bounded repetition makes it finite)
+MAX_WINDOW = 20_000
+LOOKAROUND = 256  # the longest lookahead/lookbehind a pattern may rely on beyond its match
 
 
 def _compile(patterns: Any, file: str, key: str) -> tuple[re.Pattern[str], ...]:
@@ -323,6 +328,7 @@ def _compile(patterns: Any, file: str, key: str) -> tuple[re.Pattern[str], ...]:
         except ValueError as e:
             raise KnowledgeFileError(file, f"{key}[{i}]", str(e)) from None
         _NEEDLES.setdefault(p, _needle(tree))
+        _WIDTHS.setdefault(p, min(tree.getwidth()[1], MAX_WINDOW))
         out.append(compiled)
     return tuple(out)
 
@@ -442,13 +448,17 @@ def parse_renames(data: Mapping[str, Any], file: str = RENAMES_FILE) -> tuple[li
         if "https://" not in row["source"]:
             raise KnowledgeFileError(file, f"{at}.source", "source must cite a URL")
         names = [row["symbol"], *row.get("aliases", [])]
+        top = re.escape(row["module"].split(".")[0])
         pats = []
         for n in names:
             e = re.escape(n)
+            not_other = f"(?! from ['\"](?!{top}))"  # "cannot import name 'X' from 'elsewhere'" is another symbol
             pats += [
-                f"cannot import name ['\"]{e}['\"]",
+                f"cannot import name ['\"]{e}['\"]{not_other}",
                 f"has no attribute ['\"]{e}['\"]",
                 f"name ['\"]{e}['\"] is not defined",
+                f"`{e}` not found",
+                f"from {re.escape(row['module'])} import [^\n]{{0,200}}\\b{e}\\b",
             ]
             if "." in n:
                 pats.append(f"No module named ['\"]{e}['\"]")
@@ -577,11 +587,46 @@ def _groups(m: re.Match[str]) -> dict[str, str]:
     return {k: v for k, v in m.groupdict().items() if v}
 
 
-def _search(p: re.Pattern[str], text: str, lowered: str) -> re.Match[str] | None:
+def _windows(p: re.Pattern[str], lowered: str) -> list[tuple[int, int]] | None:
+    """The stretches of text where `p` can match: around each occurrence of its required literal, as wide as the
+    longest match (merged when they overlap). None when the pattern has no literal core (search everything); [] when
+    the literal is absent. This keeps matching linear: a pattern is never run over text that cannot hold a match."""
     needle = _NEEDLES.get(p.pattern)
-    if needle is not None and needle not in lowered:
+    if needle is None:
         return None
-    return p.search(text)
+    width = _WIDTHS.get(p.pattern, MAX_WINDOW) + LOOKAROUND  # lookarounds read past a match's own width
+    if width >= MAX_WINDOW:
+        return None if needle in lowered else []
+    spans: list[tuple[int, int]] = []
+    i = lowered.find(needle)
+    while i != -1:
+        a, b = max(0, i - width), i + len(needle) + width
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+        i = lowered.find(needle, i + 1)
+    return spans
+
+
+def _search(p: re.Pattern[str], text: str, lowered: str) -> re.Match[str] | None:
+    spans = _windows(p, lowered)
+    if spans is None:
+        return p.search(text)
+    for a, b in spans:
+        m = p.search(text, a, b)
+        if m:
+            return m
+    return None
+
+
+def _finditer(p: re.Pattern[str], text: str, lowered: str) -> Iterable[re.Match[str]]:
+    spans = _windows(p, lowered)
+    if spans is None:
+        yield from p.finditer(text)
+        return
+    for a, b in spans:
+        yield from p.finditer(text, a, b)
 
 
 def match_classes(text: str, catalog: Catalog) -> list[Match]:
@@ -602,10 +647,7 @@ def match_classes(text: str, catalog: Catalog) -> list[Match]:
             for k, v in _groups(m).items():
                 captures.setdefault(k, v)
         for x in cls.extract:
-            needle = _NEEDLES.get(x.pattern)
-            if needle is not None and needle not in lowered:
-                continue
-            for m in x.finditer(text):
+            for m in _finditer(x, text, lowered):
                 for k, v in _groups(m).items():
                     captures.setdefault(k, v)
         first = min(hits, key=lambda m: m.start())
@@ -663,8 +705,8 @@ def _member_needs(ctx: ExplainContext, members: Iterable[MemberFacts]) -> list[t
 
 
 def _members_text(ctx: ExplainContext, members: tuple[MemberFacts, ...]) -> str:
-    """ "serve is locked to CUDA 13.0 (needs driver >= 580.65.06); train is locked to CUDA 12.8 (needs driver >= 570.26)"
-    - each member with its own CUDA's driver figure."""
+    """Each member with its own CUDA's driver figure: "serve is locked to CUDA 13.0 (needs driver >= 580.65.06);
+    train is locked to CUDA 12.8 (needs driver >= 570.26)"."""
     parts = []
     for m, need in _member_needs(ctx, members):
         parts.append(f"{m.name} is locked to CUDA {m.cuda}" + (f" (needs driver >= {need})" if need else ""))
@@ -836,16 +878,19 @@ def _values(match: Match, ctx: ExplainContext | None, catalog: Catalog, text: st
 
 
 # What to run to learn a fact a fix needs, keyed by the placeholder.
+_TORCH_FACT = 'python -c "import torch; print(torch.__version__, torch.version.cuda)"   (the installed torch, its CUDA)'
+_DOCTOR_FACT = "lockgen doctor   (compares this machine's driver with what the lock needs)"
+_GPU_FACT = "nvidia-smi --query-gpu=name,compute_cap --format=csv   (the GPU's compute capability)"
 _FACTS = {
-    "torch": 'python -c "import torch; print(torch.__version__, torch.version.cuda)"   (the installed torch and its CUDA)',
-    "cuda": 'python -c "import torch; print(torch.__version__, torch.version.cuda)"   (the installed torch and its CUDA)',
-    "cuda_label": 'python -c "import torch; print(torch.__version__, torch.version.cuda)"   (the installed torch and its CUDA)',
-    "torch_index_url": 'python -c "import torch; print(torch.__version__, torch.version.cuda)"   (the installed torch and its CUDA)',
-    "driver_needed": "lockgen doctor   (compares this machine's driver with what the lock needs)",
-    "driver_needed_for": "lockgen doctor   (compares this machine's driver with what the lock needs)",
+    "torch": _TORCH_FACT,
+    "cuda": _TORCH_FACT,
+    "cuda_label": _TORCH_FACT,
+    "torch_index_url": _TORCH_FACT,
+    "driver_needed": _DOCTOR_FACT,
+    "driver_needed_for": _DOCTOR_FACT,
     "torch_build_for_driver": "nvidia-smi   (the driver and the newest CUDA it runs; rerun explain with --driver set to it)",
-    "torch_build_for_arch": "nvidia-smi --query-gpu=name,compute_cap --format=csv   (the GPU's compute capability)",
-    "gpu_cc": "nvidia-smi --query-gpu=name,compute_cap --format=csv   (the GPU's compute capability)",
+    "torch_build_for_arch": _GPU_FACT,
+    "gpu_cc": _GPU_FACT,
 }
 
 
@@ -1198,17 +1243,22 @@ def explain(text: str, catalog: Catalog | None = None, ctx: ExplainContext | Non
 
 _URL_LABEL = re.compile(r"download\.pytorch\.org/whl/(?:nightly/)?(\w{1,10})")
 _LABEL = re.compile(r"(?<![\w/])cu(\d{3})\b")
-_PIN = re.compile(r"([A-Za-z][\w.-]{0,60})\s{0,2}(==|<=|>=|<|>)\s{0,2}(\d[\w.+]{0,30})")
+_PIN = re.compile(r"([A-Za-z][\w.-]{0,60})(==|<=|>=|<|>)(\d[\w.+]{0,30})")  # a requirement, written without spaces
 _DRIVER = re.compile(r"driver (?:to )?>= ?(\d{3}(?:\.\d{1,3}){0,2})")
 _ANGLE = re.compile(r"<[A-Za-z_][\w ./'-]{0,60}>")
 
 
 def advice_problems(
-    lines: Iterable[str], catalog: Catalog, knowledge: Knowledge, locked: Mapping[str, set[str]] | None = None
+    lines: Iterable[str],
+    catalog: Catalog,
+    knowledge: Knowledge,
+    locked: Mapping[str, set[str]] | None = None,
+    quoted: str = "",
 ) -> list[str]:
-    """What in the printed commands is not backed by lockgen's tables or the lock: a placeholder, a CUDA label or
-    index PyTorch does not publish, a torch version/index pair that does not exist, a driver figure that is not a
-    CUDA release's, or a pinned version that neither the lock nor the renames table names. Empty when all is true."""
+    """What in the printed commands is not backed by lockgen's tables, the lock or the error itself: a placeholder, a
+    CUDA label or index PyTorch does not publish, a torch version/index pair that does not exist, a driver figure that
+    is not a CUDA release's, or a pinned version that neither the lock, the renames table nor the error text (`quoted`,
+    e.g. pip's "requires torch==2.0.1") names. Empty when all is true."""
     index = catalog.index
     labels = index.labels if index else frozenset()
     torches = set(index.versions if index else ())
@@ -1224,13 +1274,13 @@ def advice_problems(
         for lab in url_labels:
             if lab not in labels:
                 problems.append(f"index {lab} is not a PyTorch CUDA index in lockgen's tables: {line!r}")
-        for digits in _LABEL.findall(line):
-            if f"cu{digits}" not in labels:
+        for digits in _LABEL.findall(line):  # a bare label quoted from the error ("torch 1.13.1+cu117") is a fact
+            if f"cu{digits}" not in labels and f"cu{digits}" not in quoted:
                 problems.append(f"cu{digits} is not a CUDA variant in lockgen's tables: {line!r}")
         for name, op, version in _PIN.findall(line):
             key = name.lower().replace("_", "-")
             if key == "torch" and op == "==":
-                if version.split("+")[0] not in torches:
+                if version.split("+")[0] not in torches and f"=={version}" not in quoted:
                     problems.append(f"torch {version} is not a release in lockgen's tables or the lock: {line!r}")
                 elif index is not None:
                     for lab in url_labels:
@@ -1242,7 +1292,7 @@ def advice_problems(
             pinned = f"{key}{op}{version}"
             if pinned in {p.lower().replace("_", "-") for p in catalog.pinned_versions}:
                 continue
-            if op == "==" and version in locked.get(key, set()):
+            if op == "==" and (version in locked.get(key, set()) or f"=={version}" in quoted):
                 continue
             problems.append(f"{pinned} is named by neither the lock nor lockgen's tables: {line!r}")
         for d in _DRIVER.findall(line):

@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {c}", file=out)
         print(
             "lockgen does not guess. `lockgen doctor` checks this machine against the lock; the knowledge lives in "
-            'lockgen/src/lockgen/data/errors.toml, and a team adds its own with [tool.lockgen] knowledge = "path.toml".',
+            "lockgen/src/lockgen/data/errors.toml, and a team adds its own with "
+            '[tool.lockgen] knowledge = "path.toml".',
             file=out,
         )
         return 1
