@@ -354,6 +354,7 @@ _CLASS_KEYS = {
     "priority",
     "context",
     "partial",
+    "versions",
 }
 
 
@@ -433,7 +434,10 @@ def parse_catalog(
     if not isinstance(names, Mapping) or not all(isinstance(v, str) for v in names.values()):
         raise KnowledgeFileError(file, "import_names", "expected a table of import name = distribution")
     own = {k: v for k, v in cats.items() if base_categories is None or k not in base_categories or k in raw_cats}
-    return Catalog(own, tuple(classes), dict(names), files=(file,))
+    versions: set[str] = set()
+    for i, row in enumerate(rows):
+        versions |= set(_strings(row.get("versions", []), file, f"class[{i}].versions"))
+    return Catalog(own, tuple(classes), dict(names), pinned_versions=frozenset(versions), files=(file,))
 
 
 def parse_renames(data: Mapping[str, Any], file: str = RENAMES_FILE) -> tuple[list[ErrorClass], frozenset[str]]:
@@ -505,7 +509,7 @@ def load_catalog() -> Catalog:
         base,
         classes=(*base.classes, *renames),
         index=parse_index(_read_packaged("data/torch_indexes.toml")),
-        pinned_versions=versions,
+        pinned_versions=base.pinned_versions | versions,
         files=(DATA_FILE, RENAMES_FILE, INDEXES_FILE),
     )
 
@@ -524,6 +528,7 @@ def merge_catalogs(base: Catalog, user: Catalog) -> Catalog:
         categories={**base.categories, **user.categories},
         classes=(*base.classes, *user.classes),
         import_names={**base.import_names, **user.import_names},
+        pinned_versions=base.pinned_versions | user.pinned_versions,
         files=(*base.files, *user.files),
     )
 
@@ -888,7 +893,7 @@ _FACTS = {
     "torch_index_url": _TORCH_FACT,
     "driver_needed": _DOCTOR_FACT,
     "driver_needed_for": _DOCTOR_FACT,
-    "torch_build_for_driver": "nvidia-smi   (the driver and the newest CUDA it runs; rerun explain with --driver set to it)",
+    "torch_build_for_driver": "nvidia-smi   (the driver and the newest CUDA it runs; rerun explain with --driver)",
     "torch_build_for_arch": _GPU_FACT,
     "gpu_cc": _GPU_FACT,
 }
