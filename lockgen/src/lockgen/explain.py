@@ -383,14 +383,14 @@ def parse_catalog(
         at = f"class[{i}]"
         if not isinstance(row, Mapping):
             raise KnowledgeFileError(file, at, "expected a table")
-        for key in ("id", "category", "title", "patterns", "cause", "fix_uv", "fix_pip", "source"):
-            if key not in row:
-                raise KnowledgeFileError(file, f"{at}.{key}", f"missing (class {row.get('id', '?')!r})")
         unknown = sorted(set(row) - _CLASS_KEYS)
         if unknown:
             raise KnowledgeFileError(
                 file, f"{at}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_CLASS_KEYS))})"
             )
+        for key in ("id", "category", "title", "patterns", "cause", "fix_uv", "fix_pip", "source"):
+            if key not in row:
+                raise KnowledgeFileError(file, f"{at}.{key}", f"missing (class {row.get('id', '?')!r})")
         for key in ("id", "category", "title", "cause", "source"):
             if not isinstance(row[key], str) or not row[key].strip():
                 raise KnowledgeFileError(file, f"{at}.{key}", "expected a non-empty string")
