@@ -27,6 +27,8 @@ KNOWN_MISSES = {
     "abi-fa-928": "the text has no .so path, so the failing package (flash-attn, from the thread title) is unknown",
     "abi-fa-854": "'ImportError: undefined symbol' names neither the library nor the symbol",
     "bld-killed-fa-389": "no error line: a `top` excerpt; MAX_JOBS appears only as the user's own experiment",
+    "ren-encdec-cache-unique3d": "only the traceback frame `from transformers import ..., EncoderDecoderCache` "
+    "survived; reading import frames as the error would misread every import-time failure",
     "res-uv-simpletuner-2812": "uv's message wrapped mid-sentence ('Because only vllm==... is available and') matches "
     "no resolver phrase",
 }
@@ -150,3 +152,12 @@ def test_accuracy_per_split(split):
 def test_every_category_of_the_corpus_has_a_right_answer_in_it():
     right = {r["category"] for r in entries() if judge(r)[1]}
     assert right == {r["category"] for r in entries()}
+
+
+def test_an_import_frame_is_not_read_as_the_error():
+    # a traceback through `from transformers import PretrainedConfig` that fails for another reason is that reason
+    text = (
+        '  File "train.py", line 3, in <module>\n    from transformers import PretrainedConfig\n'
+        "ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"
+    )
+    assert explain(text).error_class == "cudnn-missing"

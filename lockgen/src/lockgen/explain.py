@@ -462,7 +462,6 @@ def parse_renames(data: Mapping[str, Any], file: str = RENAMES_FILE) -> tuple[li
                 f"has no attribute ['\"]{e}['\"]",
                 f"name ['\"]{e}['\"] is not defined",
                 f"`{e}` not found",
-                f"from {re.escape(row['module'])} import [^\n]{{0,200}}\\b{e}\\b",
             ]
             if "." in n:
                 pats.append(f"No module named ['\"]{e}['\"]")
