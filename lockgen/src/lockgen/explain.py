@@ -36,7 +36,7 @@ DATA_FILE = "lockgen/data/errors.toml"
 RENAMES_FILE = "lockgen/data/renames.toml"
 INDEXES_FILE = "lockgen/data/torch_indexes.toml"
 FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL
-CONTEXTS = ("driver", "arch", "torch", "versions", "module", "nvcc", "libcuda", "libmajor", "resolver", "index")
+CONTEXTS = ("driver", "arch", "torch", "versions", "module", "nvcc", "libcuda", "libmajor", "resolver")
 MAX_REPEAT = 400  # the largest repetition bound a pattern may use (linear-time matching)
 LINE_CLIP = 4000  # longer lines are read as their first and last LINE_CLIP/2 characters
 LINES_BEFORE = 400  # lines read before the last error line
@@ -299,12 +299,6 @@ def _needle(tree: Any) -> str | None:
         best = "".join(run)
     best = best.lower()
     return best if len(best) >= 3 else None
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    pattern: re.Pattern[str]
-    needle: str | None
 
 
 _NEEDLES: dict[str, str | None] = {}  # pattern -> the literal it requires (lowercased)
@@ -1076,16 +1070,21 @@ def _details_module(values: Mapping[str, str], ctx: ExplainContext) -> list[str]
     focus_ = _focus(ctx)
     members = (focus_,) if focus_ is not None else ctx.members
     locked = [(m.name, m.packages[dist]) for m in members if dist in m.packages]
+
+    def one_of(names: list[str], command: str) -> str:
+        first = f"`{command.format(names[0])}`"
+        return first + (f" (or --package {', '.join(names[1:])})" if len(names) > 1 else "")
+
     if locked:
         where = ", ".join(f"{m} ({v})" for m, v in locked)
         return [
             f"{dist} is in uv.lock for {where}: the environment that failed is not synced - "
-            f"`uv sync --frozen --package {locked[0][0]}`"
+            + one_of([m for m, _ in locked], "uv sync --frozen --package {}")
         ]
     if members:
         return [
-            f"{dist} is not in uv.lock for {', '.join(m.name for m in members)}: add it with "
-            f"`uv add --package {members[0].name} {dist}`"
+            f"{dist} is not in uv.lock for {', '.join(m.name for m in members)}: add it to the member that needs it - "
+            + one_of([m.name for m in members], "uv add --package {} " + dist)
         ]
     return []
 
