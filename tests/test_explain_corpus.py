@@ -161,3 +161,14 @@ def test_an_import_frame_is_not_read_as_the_error():
         "ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"
     )
     assert explain(text).error_class == "cudnn-missing"
+
+
+def test_the_accuracy_script_reports_both_splits_and_the_truth_share(capsys):
+    import runpy
+
+    module = runpy.run_path(str(REPO / "scripts" / "explain_accuracy.py"))
+    assert module["main"](["--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"train", "test", "all"}
+    assert doc["all"]["reports"] == len(entries())
+    assert doc["test"]["truthful"] == doc["test"]["answered"]  # every answer passes the truth property
