@@ -172,3 +172,24 @@ def test_the_accuracy_script_reports_both_splits_and_the_truth_share(capsys):
     assert set(doc) == {"train", "test", "all"}
     assert doc["all"]["reports"] == len(entries())
     assert doc["test"]["truthful"] == doc["test"]["answered"]  # every answer passes the truth property
+
+
+HEALTHY = [
+    "Successfully installed torch-2.3.0 torchvision-0.18.0 triton-2.3.0\n"
+    "Requirement already satisfied: numpy in ./venv/lib/python3.12/site-packages (1.26.4)",
+    "{'loss': 1.2345, 'grad_norm': 0.87, 'learning_rate': 0.0002, 'epoch': 0.1}",
+    "/venv/lib/python3.12/site-packages/torch/_utils.py:831: UserWarning: TypedStorage is deprecated.",
+    "INFO 06-13 11:42:20 model_runner.py:1115] Loading model weights took 5.2032 GB",
+    "==((====))==  Unsloth 2025.1.6: Fast Llama patching. Transformers: 4.48.0.\n"
+    "O^O/ \\_/ \\    Torch: 2.5.1+cu121. CUDA: 7.5. CUDA Toolkit: 12.1. Triton: 3.1.0\n"
+    "\\        /    Bfloat16 = FALSE. FA [Xformers = 0.0.28.post3. FA2 = False]",
+    "Resolved 212 packages in 1.20s\nInstalled 3 packages in 40ms\n"
+    " + torch==2.10.0\n + nvidia-cuda-runtime-cu12==12.8.90",
+    "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.8, V12.8.93",
+    "Building wheel for flash-attn (setup.py) ... done\nSuccessfully built flash-attn",
+]
+
+
+@pytest.mark.parametrize("text", HEALTHY)
+def test_healthy_logs_are_not_read_as_errors(text):
+    assert not explain(text).recognised
