@@ -60,6 +60,12 @@ class UvRunFailed(LockgenError):
         self.kind = kind
 
 
+class Downgrade(LockgenError):
+    """A bump would leave a package older than before that it was not asked to move down; nothing was written."""
+
+    exit_code = 1
+
+
 class CheckFailed(LockgenError):
     """The re-locked workspace still violates a rule; everything was restored."""
 
@@ -554,6 +560,8 @@ class _Relock:
         from lockgen.notebooks import notebooks, refreshed
 
         ws_final = load_workspace(self.root)
+        if self.request.kind == "bump":
+            self.refuse_downgrades(ws_final)
         if wants_toolchain(ws_final):
             _write_toolchain(ws_final, self.tx)
         for nb in notebooks(ws_final):
@@ -569,6 +577,32 @@ class _Relock:
             lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
             raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
         return ws_final
+
+    def refuse_downgrades(self, ws_final: Workspace) -> None:
+        """A bump never ends with a package older than before unless `--to` asked for exactly that one."""
+        from packaging.version import InvalidVersion, Version
+
+        asked = normalize(self.request.package) if self.request.package and self.request.to else None
+        down = []
+        for m in self.targets:
+            if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
+                continue
+            old, new = self.ws.installed(m), ws_final.installed(m)
+            for name, pkg in sorted(old.items()):
+                after = new.get(name)
+                if name == asked or after is None or not pkg.version or not after.version or pkg.is_workspace:
+                    continue
+                try:
+                    if Version(after.version) < Version(pkg.version):
+                        down.append(f"{m}: {name} {pkg.version} -> {after.version}")
+                except InvalidVersion:
+                    continue
+        if down:
+            raise Downgrade(
+                "the bump would move these down, which was not asked for; nothing was written: "
+                + "; ".join(down)
+                + ". Bump those packages first, pin them, or name the version with --to"
+            )
 
     def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
         """What was done, for the report."""
