@@ -579,7 +579,8 @@ class _Relock:
         return ws_final
 
     def refuse_downgrades(self, ws_final: Workspace) -> None:
-        """A bump never ends with a package older than before unless `--to` asked for exactly that one."""
+        """A bump never ends with a package older than before, unless `--to` asked for that package or the fleet no
+        longer admits the member (the family moves with it)."""
         from packaging.version import InvalidVersion, Version
 
         asked = normalize(self.request.package) if self.request.package and self.request.to else None
@@ -588,9 +589,14 @@ class _Relock:
             if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
                 continue
             old, new = self.ws.installed(m), ws_final.installed(m)
+            # `--to` may move the package down, and with it what is built against it (its family); so may a fleet
+            # that no longer admits the member (its torch family must move into the window)
+            allowed = family_of(asked, old) | {asked} if asked else set()
+            if _must_move(self.ws, m, self.pre):
+                allowed |= family_of(normalize(self.request.package or "torch"), old) | family_of("torch", old)
             for name, pkg in sorted(old.items()):
                 after = new.get(name)
-                if name == asked or after is None or not pkg.version or not after.version or pkg.is_workspace:
+                if name in allowed or after is None or not pkg.version or not after.version or pkg.is_workspace:
                     continue
                 try:
                     if Version(after.version) < Version(pkg.version):
