@@ -60,6 +60,8 @@ class Interrupted(LockgenError):
 class Busy(LockgenError):
     """Another lockgen holds the workspace lock."""
 
+    exit_code = 1
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same directory, fsync, then rename over it."""
@@ -187,7 +189,7 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
 class RestoreFailed(LockgenError):
     """Some files could not be put back; the journal stays so the next lockgen command tries again."""
 
-    exit_code = 3
+    exit_code = 1
 
 
 def restore_files(snapshot: dict[Path, bytes | None]) -> list[Path]:
