@@ -611,15 +611,14 @@ class _Relock:
             )
 
     def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
-        """What was done, for the report."""
-        return Outcome(
-            _diff(self.before, _snapshot_members(final)),
-            self.uv_runs,
-            tuple(self.entries),
-            _excl(self.pre, self.steered),
-            changed,
-            self.window.warnings,
-        )
+        """What was done, for the report: exclusions are listed only for packages that moved or were steered (a
+        constraint about a package that did not move is no news)."""
+        members = _diff(self.before, _snapshot_members(final))
+        moved = {name for m in members for name, _, _ in m.changes}
+        pre = [p for p in self.pre if p[0] in moved]
+        earlier = set(_previous_exclusions(self.ws))
+        steered = [s for s in self.steered if s not in earlier or s[0] in moved]
+        return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
 def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
