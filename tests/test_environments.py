@@ -519,7 +519,7 @@ def test_matrix_row_outside_its_window_is_an_error(
     never a row that shows CUDA 13.0 for a 570 driver."""
     import lockgen.resolve
 
-    monkeypatch.setattr(lockgen.resolve, "relock", lambda *a, **k: None)  # "uv" leaves the CUDA 13.0 lock as it is
+    monkeypatch.setattr(lockgen.resolve, "relock_here", lambda *a, **k: None)  # "uv" leaves the CUDA 13.0 lock as it is
     code = main(["-C", str(workspace_copy), "matrix", "--drivers", "570", "--json"])
     doc = json.loads(capsys.readouterr().out)
     row = doc["rows"][0]

@@ -244,7 +244,7 @@ def inject(ws: Path, runner: Callable[..., UvResult], scenario: str, point: int,
 
     def killing_runner(args: list[str], **kw: object) -> UvResult:
         if kind == "uv-killed" and counter["n"] == point + 1:  # the fault hook for this uv run just passed
-            lock = ws / "uv.lock"
+            lock = Path(str(kw["cwd"])) / "uv.lock"  # where uv runs (lockgen's staging copy)
             lock.write_bytes(lock.read_bytes()[: len(lock.read_bytes()) // 3])  # uv died mid-write
             return UvResult(("uv", *args), -9, "", "killed")
         return runner(args, **kw)
@@ -485,3 +485,107 @@ def test_the_fleet_caps_reach_uv_when_the_root_is_the_project(
     assert doc["project"]["dependencies"] == ["servelib==0.10.0", "torch==2.8.0"]
     assert {m.member: m.cuda_after for m in out.members} == {"solo": "12.8"}
     assert locked(ws, "torch") == ["2.8.0"]
+
+
+# ---- issue 12: a transaction cannot be half-applied (SIGKILL, failing restores, concurrent dry runs) ----
+
+KILL_SCRIPT = """
+import os, signal, sys, functools
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from lockgen.resolve import Request, relock
+from lockgen.steering import pre_exclude, steer
+from lockgen.uvtool import run_uv
+from pkgworld import uv_env
+
+at = {at!r}
+def fault(effect):
+    if effect == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+runner = functools.partial(run_uv, env=uv_env(Path({cache!r}), offline=True))
+relock(Path({ws!r}), Request("lock"), runner=runner, fault=fault, pre_exclude=pre_exclude, steer=steer)
+"""
+
+
+@pytest.mark.parametrize("at", ["apply uv.lock", "apply workspaces/train/pyproject.toml", "uv resolving"])
+def test_sigkill_at_any_step_is_rolled_back_by_the_next_command(
+    ws: Path, uv_cache: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    """Before: SIGKILL (or a closed terminal) left moved pins, a half-written lock and nothing saying so."""
+    import sys
+
+    from lockgen.cli import main
+
+    set_driver(ws, "570")
+    before = digest(ws)
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), at=at, cache=str(uv_cache), ws=str(ws))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if at.startswith("apply"):
+        assert (ws / ".lockgen/journal.json").is_file()  # killed mid-apply: the journal is there
+    code = main(["-C", str(ws), "check", "--no-uv", "--json"])
+    _, err = capsys.readouterr()
+    assert code in (0, 1)
+    if at.startswith("apply"):
+        assert "recovered" in err and "lockgen lock" in err and "rolled back" in err
+    assert digest(ws) == before  # the old files, byte for byte, and no .lockgen left behind
+
+
+def test_a_restore_that_fails_on_one_file_restores_the_others_and_keeps_the_journal(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a failed restore stopped at the first file it could not write and left the others changed."""
+    import lockgen.txn as txn
+
+    files = {"uv.lock": b"new lock\n", "workspaces/train/pyproject.toml": b"new train\n", "pyproject.toml": b"root\n"}
+    before = digest(ws)
+    real_write = txn.atomic_write
+    state = {"applied": 0}
+
+    def flaky_write(path: Path, data: bytes) -> None:
+        if path.name == "pyproject.toml" and path.parent == ws.resolve() and data != b"root\n":
+            raise OSError(30, "Read-only file system (injected)")  # the restore of the root pyproject fails
+        if data in files.values():
+            state["applied"] += 1
+            if state["applied"] == 3:
+                raise OSError(28, "No space left on device (injected)")  # the third write of the apply fails
+        real_write(path, data)
+
+    monkeypatch.setattr(txn, "atomic_write", flaky_write)
+    with pytest.raises(txn.RestoreFailed, match="pyproject.toml"):
+        txn.apply_changes(ws, files, "lockgen test")
+    after = digest(ws)
+    assert (
+        after["uv.lock"] == before["uv.lock"]
+        and after["workspaces/train/pyproject.toml"] == before["workspaces/train/pyproject.toml"]
+    )
+    assert (ws / ".lockgen/journal.json").is_file()
+    monkeypatch.setattr(txn, "atomic_write", real_write)
+    said = txn.recover(ws)
+    assert said and "pyproject.toml" in said
+    assert digest(ws) == before
+
+
+def test_a_dry_run_is_refused_while_another_lockgen_changes_the_workspace(
+    ws: Path, runner: Callable[..., UvResult]
+) -> None:
+    """Before: a --dry-run started during a bump copied the half-written workspace."""
+    from lockgen.txn import Busy, WorkspaceLock
+
+    with WorkspaceLock(ws), pytest.raises(Busy):
+        dry_run(ws, Request("lock"), runner=runner, pre_exclude=pre_exclude, steer=steer)
+
+
+def test_bump_never_downgrades_what_it_was_not_asked_to(ws: Path, runner: Callable[..., UvResult]) -> None:
+    """Before: a bump could end with older versions (unsloth 2026.10.9 -> 2024.8) and exit 0."""
+    from lockgen.resolve import Downgrade
+
+    # serve's tinytool is locked at 1.1; an edited requirement makes any re-resolution move it down to 1.0
+    path = ws / "workspaces/serve/pyproject.toml"
+    path.write_text(path.read_text().replace('"tinytool==1.1"', '"tinytool<1.1"'))
+    assert locked(ws, "tinytool") == ["1.1"]
+    before = digest(ws)
+    with pytest.raises(Downgrade, match=r"tinytool 1\.1 -> 1\.0"):
+        go(ws, Request("bump", package="torch"), runner)
+    assert digest(ws) == before

@@ -108,6 +108,13 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_INPUT
         args.root = _root(args.directory)
+        if args.root is not None:
+            from lockgen.txn import pending, recover
+
+            if pending(args.root):
+                said = recover(args.root)
+                if said:
+                    print(f"lockgen: recovered: {said}", file=sys.stderr)
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe or a full device is seen here, not at interpreter exit
         return code

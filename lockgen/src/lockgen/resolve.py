@@ -30,7 +30,7 @@ from lockgen.errors import LockgenError
 from lockgen.family import family_of
 from lockgen.lockfile import normalize
 from lockgen.nosolution import Attempt, explain_failure, explain_uv_failure
-from lockgen.txn import Transaction
+from lockgen.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.ui import Reporter
 from lockgen.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.workspace import Workspace, load_workspace
@@ -58,6 +58,12 @@ class UvRunFailed(LockgenError):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class Downgrade(LockgenError):
+    """A bump would leave a package older than before that it was not asked to move down; nothing was written."""
+
+    exit_code = 1
 
 
 class CheckFailed(LockgenError):
@@ -208,12 +214,45 @@ def relock(
     pre_exclude: PreExclude | None = None,
     steer: Steer | None = None,
     finalize: bool = True,
+    apply: bool = True,
 ) -> Outcome:
-    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring).
+    """Run lock or bump on the project at `root` as one transaction that cannot be half-applied.
 
-    `finalize=False` stops after the resolution (lockgen matrix: the resolution is all that is wanted)."""
-    run = _Relock(root, request, reporter or Reporter(quiet=True), runner, pre_exclude, steer)
-    with Transaction(root, workspace_files(run.ws), fault=fault) as tx:
+    Under the workspace lock, the project is copied to a private staging directory (lockgen.stage) and the whole
+    lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
+    atomic renames under a journal (lockgen.txn.apply_changes): a kill at any moment leaves the old files, or the
+    journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
+    resolution (both write nothing to the project)."""
+    reporter = reporter or Reporter(quiet=True)
+    with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
+        stage = stage_copy(root, Path(tmp))
+        outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)
+        if not (apply and finalize) or not outcome.changed_files:
+            return outcome
+        changes = {rel: (stage / rel).read_bytes() for rel in outcome.changed_files if (stage / rel).exists()}
+        gone = [rel for rel in outcome.changed_files if not (stage / rel).exists()]
+        if gone:  # lock/bump never delete a file; a vanished one is a bug, not something to apply
+            raise LockgenError(f"internal: the staged result lost {', '.join(gone)}")
+        label = f"lockgen {request.kind}" + (f" {request.package}" if request.package else "")
+        reporter.step(f"applying {len(changes)} file(s) to the project")
+        apply_changes(root, changes, label, fault)
+    return outcome
+
+
+def relock_here(
+    root: Path,
+    request: Request,
+    reporter: Reporter,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+) -> Outcome:
+    """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
+    Transaction that restores every file on failure."""
+    run = _Relock(root, request, reporter, runner, pre_exclude, steer)
+    with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
         run.tx = tx
         run.plan()
         run.resolve()
@@ -521,6 +560,8 @@ class _Relock:
         from lockgen.notebooks import notebooks, refreshed
 
         ws_final = load_workspace(self.root)
+        if self.request.kind == "bump":
+            self.refuse_downgrades(ws_final)
         if wants_toolchain(ws_final):
             _write_toolchain(ws_final, self.tx)
         for nb in notebooks(ws_final):
@@ -537,16 +578,47 @@ class _Relock:
             raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
         return ws_final
 
+    def refuse_downgrades(self, ws_final: Workspace) -> None:
+        """A bump never ends with a package older than before, unless `--to` asked for that package or the fleet no
+        longer admits the member (the family moves with it)."""
+        from packaging.version import InvalidVersion, Version
+
+        asked = normalize(self.request.package) if self.request.package and self.request.to else None
+        down = []
+        for m in self.targets:
+            if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
+                continue
+            old, new = self.ws.installed(m), ws_final.installed(m)
+            # `--to` may move the package down, and with it what is built against it (its family); so may a fleet
+            # that no longer admits the member (its torch family must move into the window)
+            allowed = family_of(asked, old) | {asked} if asked else set()
+            if _must_move(self.ws, m, self.pre):
+                allowed |= family_of(normalize(self.request.package or "torch"), old) | family_of("torch", old)
+            for name, pkg in sorted(old.items()):
+                after = new.get(name)
+                if name in allowed or after is None or not pkg.version or not after.version or pkg.is_workspace:
+                    continue
+                try:
+                    if Version(after.version) < Version(pkg.version):
+                        down.append(f"{m}: {name} {pkg.version} -> {after.version}")
+                except InvalidVersion:
+                    continue
+        if down:
+            raise Downgrade(
+                "the bump would move these down, which was not asked for; nothing was written: "
+                + "; ".join(down)
+                + ". Bump those packages first, pin them, or name the version with --to"
+            )
+
     def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
-        """What was done, for the report."""
-        return Outcome(
-            _diff(self.before, _snapshot_members(final)),
-            self.uv_runs,
-            tuple(self.entries),
-            _excl(self.pre, self.steered),
-            changed,
-            self.window.warnings,
-        )
+        """What was done, for the report: exclusions are listed only for packages that moved or were steered (a
+        constraint about a package that did not move is no news)."""
+        members = _diff(self.before, _snapshot_members(final))
+        moved = {name for m in members for name, _, _ in m.changes}
+        pre = [p for p in self.pre if p[0] in moved]
+        earlier = set(_previous_exclusions(self.ws))
+        steered = [s for s in self.steered if s not in earlier or s[0] in moved]
+        return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
 def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
@@ -643,7 +715,6 @@ def stage_copy(ws_root: Path, dest: Path) -> Path:
 
 
 def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
-    """Compute the outcome in a temporary copy; the workspace is never touched."""
-    with tempfile.TemporaryDirectory(prefix="lockgen-dry-") as tmp:
-        stage = stage_copy(root, Path(tmp))
-        return relock(stage, request, **kwargs)
+    """Compute the outcome in a staging copy; the project is never touched (and a dry run never copies a project
+    another lockgen is changing: it takes the workspace lock while it runs)."""
+    return relock(root, request, apply=False, **kwargs)

@@ -87,7 +87,7 @@ def execute(args: argparse.Namespace, request: Any) -> int:
         if len(shown) < len(m.changes):
             print(f"  and {len(m.changes) - len(shown)} CUDA runtime wheel(s) (nvidia-*, cuda-*) with them")
     for _, constraint, reason in outcome.excluded:
-        print(f"steered: {constraint} ({reason})")
+        print(f"steered: {constraint} ({reason}): lockgen kept uv away from these builds")
     if not args.dry_run:
         print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
     return 0

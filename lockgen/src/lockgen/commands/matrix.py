@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lockgen.cli import require_root
     from lockgen.errors import LockgenError
-    from lockgen.resolve import Request, relock, stage_copy
+    from lockgen.resolve import Request, relock_here, stage_copy
     from lockgen.steering import pre_exclude, steer
     from lockgen.ui import Reporter
     from lockgen.versions import DriverVersion
@@ -81,10 +81,15 @@ def run(args: argparse.Namespace) -> int:
             raise LockgenError(f"--gpus: {e.message}") from None
     reporter = Reporter(quiet=False)
     rows: list[dict[str, Any]] = []
+    from lockgen.txn import WorkspaceLock
+
+    base_dir = tempfile.TemporaryDirectory(prefix="lockgen-matrix-base-")
+    with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
+        base = stage_copy(root, Path(base_dir.name))
     for i, driver in enumerate(drivers, 1):
         reporter.step(f"[{i}/{len(drivers)}] driver {driver}")
         with tempfile.TemporaryDirectory(prefix="lockgen-matrix-") as tmp:
-            stage = stage_copy(root, Path(tmp))
+            stage = stage_copy(base, Path(tmp))
             doc = tomlkit.parse((stage / "pyproject.toml").read_text(encoding="utf-8"))
             doc.setdefault("tool", {}).setdefault("lockgen", {})["driver"] = driver
             if args.gpus:
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 window = load_workspace(stage).window
                 row["window"] = str(window)
-                relock(
+                relock_here(
                     stage,
                     Request("lock"),
                     reporter=Reporter(quiet=True),
@@ -128,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 row["error"] = str(e).splitlines()[0].removeprefix("no solution: ")
             rows.append(row)
             reporter.step(_line(row))
+    base_dir.cleanup()
     failed = [r for r in rows if r["error"]]
     if args.json:
         json.dump({"schema": 1, "gpus": args.gpus, "rows": rows, "failed": len(failed)}, sys.stdout, indent=2)
