@@ -191,3 +191,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1 and lines[0].startswith("lockgen: error: ") and needle in lines[0], err
     assert "Traceback" not in err
     assert digest(ws) == before
+
+
+def test_a_cuda_version_given_as_a_driver_is_bad_input(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = matrix(ws, capsys, "--drivers", "12.4")
+    assert code == 2 and "looks like a CUDA version" in err

@@ -224,6 +224,8 @@ def relock(
     journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
     resolution (both write nothing to the project)."""
     reporter = reporter or Reporter(quiet=True)
+    # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
+    workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
     with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
         stage = stage_copy(root, Path(tmp))
         outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)

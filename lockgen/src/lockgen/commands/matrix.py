@@ -60,17 +60,19 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.resolve import Request, relock_here, stage_copy
     from lockgen.steering import pre_exclude, steer
     from lockgen.ui import Reporter
-    from lockgen.versions import DriverVersion
     from lockgen.workspace import load_workspace
 
     root = require_root(args)
     ws = load_workspace(root)
     drivers = args.drivers or default_drivers(ws.knowledge)
+    from lockgen.errors import InputError
+    from lockgen.fleet import check_driver
+
     for d in drivers:
         try:
-            DriverVersion.parse(d)
-        except ValueError as e:
-            raise LockgenError(f"--drivers: {e}") from None
+            check_driver(d, ws.knowledge, "lockgen matrix", "--drivers")
+        except InputError as e:
+            raise LockgenError(f"--drivers {d}: {e.message}") from None
     if args.gpus:  # a typo is bad input (exit 2), not one "no solution" row per driver
         from lockgen.errors import InputError
         from lockgen.fleet import fleet_from_config
