@@ -589,3 +589,19 @@ def test_bump_never_downgrades_what_it_was_not_asked_to(ws: Path, runner: Callab
     with pytest.raises(Downgrade, match=r"tinytool 1\.1 -> 1\.0"):
         go(ws, Request("bump", package="torch"), runner)
     assert digest(ws) == before
+
+
+def test_toolchain_write_is_refused_while_a_lock_changes_the_workspace(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `toolchain --write` wrote beside a running `lock`."""
+    from lockgen.cli import main
+    from lockgen.txn import WorkspaceLock
+
+    (ws / "flake.nix").write_text("{}\n")
+    (ws / "nix").mkdir(exist_ok=True)
+    with WorkspaceLock(ws):
+        code = main(["-C", str(ws), "toolchain", "--write"])
+    err = capsys.readouterr().err
+    assert code == 1 and "another lockgen is changing this workspace" in err
+    assert not (ws / "nix/toolchain.json").exists()

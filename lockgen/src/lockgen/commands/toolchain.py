@@ -85,8 +85,11 @@ def run(args: argparse.Namespace) -> int:
             from lockgen.schema import inside
 
             # inside the project (no link out of it), a regular file or new, its folder present; mode kept
+            from lockgen.txn import WorkspaceLock
+
             folder = inside(root, path.parent.relative_to(root).as_posix(), "lockgen toolchain --write", TOOLCHAIN_FILE)
-            write_target(folder / path.name, render_toolchain(expected).encode("utf-8"), TOOLCHAIN_FILE)
+            with WorkspaceLock(root):  # never beside a lock/bump that is changing the project
+                write_target(folder / path.name, render_toolchain(expected).encode("utf-8"), TOOLCHAIN_FILE)
             wrote = True
     actual: Any = None
     if path.is_file():
