@@ -9,7 +9,8 @@ let
   toLower = builtins.replaceStrings upper lower;
 in
 rec {
-  schema = "lockgen-toolchain/1";
+  inherit fail;
+  schema = "lockgen-toolchain/2";
 
   # The parsed nix/toolchain.json (its text), checked for the fields the shells read.
   parseToolchain =
@@ -49,6 +50,9 @@ rec {
         inherit name member venv;
         cuda = if entry == null then null else entry.cuda;
         nixAttr = if entry == null then null else entry.nix_attr;
+        # the flake input (a nixpkgs) the set comes from; null with `missing` when no pinned input has it
+        input = if entry == null then null else entry.input or null;
+        missing = if entry == null then null else entry.missing or null;
         python = toolchain.python;
         policy = toolchain.driver_policy or "toolkit";
       };
@@ -58,19 +62,69 @@ rec {
     }
     // builtins.mapAttrs (name: entry: spec name name entry ".venv-${name}") toolchain.members;
 
-  # The CUDA package set a shell needs, from a nixpkgs package set; null for a shell without CUDA.
-  cudaSet =
-    pkgs: spec:
+  # Where a shell's CUDA set comes from: { pkgs; set; } from the package sets of the flake's nixpkgs inputs
+  # (`pkgsByInput`: input name -> imported nixpkgs); null for a shell without CUDA. A set no pinned input has stops
+  # evaluation with lockgen's message (nix/toolchain.json "missing"), never with an attribute-missing trace.
+  cudaSource =
+    pkgsByInput: spec:
     if spec.nixAttr == null then
       null
-    else if !(builtins.hasAttr spec.nixAttr pkgs) then
+    else if spec.input == null then
       fail (
-        "the pinned nixpkgs has no ${spec.nixAttr} (CUDA ${spec.cuda}, shell ${spec.name}). "
-        + "Move the nixpkgs pin to a revision that has it (and add it to lockgen's data/nixpkgs.toml), "
-        + "or re-lock to a CUDA the pin has; `lockgen check` reports this too"
+        if spec.missing != null then
+          spec.missing
+        else
+          "nix/toolchain.json gives shell ${spec.name} no input for ${spec.nixAttr}; run `lockgen toolchain --write`"
+      )
+    else if !(builtins.hasAttr spec.input pkgsByInput) then
+      fail (
+        "nix/toolchain.json takes ${spec.nixAttr} (shell ${spec.name}) from the input ${spec.input}, which "
+        + "flake.nix does not declare: add `inputs.${spec.input}.url` to flake.nix (and `nix flake lock`), "
+        + "or run `lockgen toolchain --write` after changing the inputs"
+      )
+    else if !(builtins.hasAttr spec.nixAttr pkgsByInput.${spec.input}) then
+      fail (
+        "the pinned nixpkgs input ${spec.input} has no ${spec.nixAttr} (CUDA ${spec.cuda}, shell ${spec.name}). "
+        + "Move that pin to a revision that has it (and add it to lockgen's data/nixpkgs.toml), "
+        + "or re-lock to a CUDA the pins have; `lockgen check` reports this too"
       )
     else
-      pkgs.${spec.nixAttr};
+      {
+        pkgs = pkgsByInput.${spec.input};
+        set = pkgsByInput.${spec.input}.${spec.nixAttr};
+      };
+
+  # The CUDA package set of a shell (see cudaSource); null for a shell without CUDA.
+  cudaSet =
+    pkgsByInput: spec:
+    let
+      src = cudaSource pkgsByInput spec;
+    in
+    if src == null then null else src.set;
+
+  # nixpkgs `config.allowUnfreePredicate`: only the NVIDIA CUDA toolkit's redistributables the shells use
+  # (cuda_nvcc, cuda_cudart, libcublas, libnpp, ...; the merged `cudatoolkit`), and only under NVIDIA's CUDA EULA.
+  # Anything else unfree (cuDNN, TensorRT, drivers, other vendors) stays refused. nixpkgs' manual shows the same
+  # license-based predicate (doc/languages-frameworks/cuda.section.md, "Configuring Nixpkgs for CUDA").
+  cudaUnfreePrefixes = [
+    "cuda_"
+    "cuda-"
+    "cudatoolkit"
+    "libcu"
+    "libnv"
+    "libnpp"
+  ];
+  cudaLicenses = [ "CUDA EULA" ];
+  allowUnfreeCuda =
+    pkg:
+    let
+      name = pkg.pname or (builtins.parseDrvName (pkg.name or "")).name;
+      license = pkg.meta.license or [ ];
+      licenses = if builtins.isList license then license else [ license ];
+      hasPrefix = p: builtins.substring 0 (builtins.stringLength p) name == p;
+    in
+    builtins.any hasPrefix cudaUnfreePrefixes
+    && builtins.all (l: (l.free or true) || builtins.elem (l.shortName or "") cudaLicenses) licenses;
 
   # A PEP 508 requirement ("packaging>=24", "Foo_Bar[x]; python_version<'3.13'") -> nixpkgs Python attribute name.
   requirementName =
@@ -82,6 +136,17 @@ rec {
       fail "cannot read a package name from the requirement ${builtins.toJSON req}"
     else
       toLower (builtins.replaceStrings [ "_" "." ] [ "-" "-" ] (builtins.head m));
+
+  # "12" -> 12
+  toInt = text: builtins.fromJSON text;
+
+  # uv.lock's "sha256:<hex>" -> "<hex>" (what fetchurl's sha256 takes); refuse any other algorithm
+  sha256Hex =
+    hash:
+    let
+      m = builtins.match "sha256:([0-9a-f]{64})" hash;
+    in
+    if m == null then fail "uv.lock hash ${builtins.toJSON hash} is not sha256:<hex>" else builtins.head m;
 
   # Replace @name@ placeholders in a template; refuse to leave one unreplaced.
   substitute =

@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a 2-core machine shared with uv runs, timing says nothing about correctness.
+settings.register_profile("lockgen", deadline=None)
+settings.load_profile("lockgen")
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -48,7 +48,8 @@ def test_committed_lock_is_clean(workspace_copy: Path, capsys: pytest.CaptureFix
     assert code == 0, out
     for member in ("train", "serve"):
         t = torch_pin(workspace_copy, member)
-        assert re.search(rf"^{member}: CUDA {re.escape(TORCH_PYPI_CUDA[t])} \(torch {re.escape(t)}\)", out, re.M), out
+        cuda = re.escape(TORCH_PYPI_CUDA[t])
+        assert re.search(rf"^  {member}: (linux x86_64: )?CUDA {cuda} \(torch {re.escape(t)}\)", out, re.M), out
 
 
 @pytest.mark.uv

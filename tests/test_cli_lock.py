@@ -186,3 +186,18 @@ def test_pypi_bump_to_99_explains_and_changes_nothing(repo_copy: Path) -> None:
     assert "torch 99.0.0 is not published" in proc.stderr and "uv said:" in proc.stderr
     assert digest(repo_copy) == before
     shutil.rmtree(repo_copy)
+
+
+@pytest.mark.uv
+def test_lock_that_fits_names_no_steering(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "steered:" lines named constraints about packages that did not move (issue 10)."""
+    text = (local_ws / "pyproject.toml").read_text()
+    (local_ws / "pyproject.toml").write_text(
+        text.replace("[tool.lockgen]", '[tool.lockgen]\nmanaged-constraints = ["servelib!=0.9.*"]', 1).replace(
+            "[tool.uv]", '[tool.uv]\nconstraint-dependencies = ["servelib!=0.9.*"]', 1
+        )
+    )
+    subprocess.run([find_uv(), "lock"], cwd=local_ws, check=True, capture_output=True)
+    code = main(["-C", str(local_ws), "lock"])
+    out = capsys.readouterr().out
+    assert code == 0 and "changed: nothing" in out and "steered:" not in out

@@ -34,7 +34,9 @@ LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "arch-01": ("gpu-arch-unsupported", ("no kernels",)),
     "arch-02": ("gpu-arch-unsupported", ("no kernels",)),
     "imp-01": ("import-name-missing", ("versions that do not fit",)),
-    "imp-02": ("import-name-missing", ("versions that do not fit",)),
+    # the thread: transformers removed top_k_top_p_filtering (after 4.38.2) while trl still imported it - the renames
+    # table names exactly that pair
+    "imp-02": ("renamed-top-k-top-p-filtering", ("removed", "trl")),
     "dep-01": ("hf-missing-backend", ("sentencepiece",)),
     "dep-02": ("hf-missing-backend", ("protobuf",)),
     "nan-01": ("nan-fp16-overflow", ("65504",)),
@@ -278,7 +280,7 @@ def test_catalog_rejects_bad_rows():
         parse_catalog({"categories": cats, "class": [{**good, "patterns": ["("]}]})
     with pytest.raises(ValueError, match="unknown category"):
         parse_catalog({"categories": cats, "class": [{**good, "category": "nope"}]})
-    with pytest.raises(ValueError, match="missing fix_pip"):
+    with pytest.raises(ValueError, match="fix_pip: missing"):
         parse_catalog({"categories": cats, "class": [{k: v for k, v in good.items() if k != "fix_pip"}]})
 
 
@@ -337,8 +339,13 @@ def test_driver_answer_names_the_driver_the_lock_and_the_fix(ctx_parts):
     assert "driver 550.54.14 supports CUDA <= 12.4" in here
     assert "serve is locked to CUDA 13.0" in here
     assert "lower the fleet's driver to 550 and run `lockgen lock`" in here
-    assert "upgrade the NVIDIA driver to >= 580.65.06" in e.fix_uv
-    assert any("download.pytorch.org/whl/cu124" in f and "torch==2.14.0" in f for f in e.fix_pip)
+    assert e.fix_uv[0].startswith("upgrade the NVIDIA driver to >= 580.65.06 (what serve's CUDA 13.0 needs")
+    # torch 2.14.0 has no build for CUDA <= 12.4 (its builds: cu126, cu130, cu132): issue 14 - the old answer paired
+    # torch==2.14.0 with a cu124 index that has no such build. The newest torch release with a build for CUDA <= 12.4
+    # is 2.7 (cu118; 2.7's builds are cu118, cu126, cu128 - PyTorch RELEASE.md).
+    assert not any("torch==2.14.0" in f for f in e.fix_pip)
+    assert any("torch 2.14.0 has no build for CUDA <= 12.4" in f for f in e.fix_pip)
+    assert any("pip install torch==2.7.1 --index-url https://download.pytorch.org/whl/cu118" in f for f in e.fix_pip)
 
 
 def test_driver_answer_when_the_driver_is_new_enough_points_at_the_environment(ctx_parts):
@@ -399,9 +406,13 @@ def test_resolver_answer_names_both_pins():
     assert "the requirements also ask for torch==2.1.1" in e.details
 
 
-def test_placeholders_without_a_workspace_stay_visible():
+def test_without_a_workspace_no_placeholder_is_printed_and_the_answer_says_what_to_run():
+    # issue 14: without --member the old answer printed a literal `torch==<torch>`
     e = explain("AssertionError: Torch not compiled with CUDA enabled")
-    assert "--package <member>" in e.fix_uv[0] and "{" not in " ".join(e.fix_uv + e.fix_pip)
+    printed = " ".join(e.fix_uv + e.fix_pip + e.facts_needed)
+    assert "<" not in printed and "{" not in printed
+    assert e.fix_uv == ("uv sync --frozen --reinstall-package torch",)
+    assert any("torch.version.cuda" in f for f in e.facts_needed)
 
 
 # ---- the command -----------------------------------------------------------------------------------------------

@@ -20,8 +20,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NIX = shutil.which("nix-instantiate")
 needs_nix = pytest.mark.skipif(NIX is None, reason="nix is not installed (Debian/Ubuntu: apt-get install -y nix-bin)")
-PINNED_REV = "0d9e9b832d03ac387417e16ce1febf73b2e631e1"
-FLAKE_FILES = ("flake.nix", "flake.lock", "nix", "lockgen/pyproject.toml")
+FLAKE_FILES = (
+    "flake.nix",
+    "flake.lock",
+    "nix",
+    "lockgen/pyproject.toml",
+    "uv.lock",
+    "workspaces/train/pyproject.toml",
+    "workspaces/serve/pyproject.toml",
+)
 
 
 def nix_eval(expr: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -58,7 +65,8 @@ def copy_flake(dest: Path, toolchain: dict | None = None) -> Path:
 
 
 # A stand-in for nixpkgs with just what the flake uses. Outputs are attrsets with outPath; python's and
-# lockgen's outPaths can be real directories so that the generated shell hook can run.
+# lockgen's outPaths can be real directories so that the generated shell hook can run. Each flake input gets its own
+# stub, named @stubName@, with the CUDA sets lockgen's table says that input's pinned revision has (@cudaSets@).
 STUB = r"""
 { system, config ? { } }:
 let
@@ -77,28 +85,39 @@ let
     pytest = drv "pytest"; hypothesis = drv "hypothesis";
   } // builtins.listToAttrs (map (n: { name = n; value = drv n; }) @pythonPackages@);
   shellWith = stdenv: args: { type = "derivation"; name = args.name; outPath = "/nix/store/shell";
-                              shellArgs = args; stdenvName = stdenv.name; };
+                              shellArgs = args; stdenvName = stdenv.name; mkShellFrom = "@stubName@"; };
   stdenv = { name = "stdenv"; cc.cc.lib = drv "gcc-lib"; };
 in
 {
   inherit system config stdenv;
+  stubName = "@stubName@";
   python312 = drv "python3-3.12" // { outPath = @pythonOut@; pkgs = pypkgs; withPackages = f: drv "python-env"; };
   uv = drv "uv"; zlib = drv "zlib"; nixfmt = drv "nixfmt";
+  bashInteractive = drv "bash"; coreutils = drv "coreutils"; cacert = drv "cacert";
   lib.makeLibraryPath = ps: builtins.concatStringsSep ":" (map (p: "${p}/lib") ps);
   mkShell = { __functor = self: shellWith stdenv; override = o: shellWith o.stdenv; };
   writeShellScriptBin = name: text: drv "wrapper-${name}" // { inherit text; };
-  runCommand = name: env: script: drv name // { inherit script; };
-  cudaPackages_12_8 = cudaSet "12.8";
-  cudaPackages_13_0 = cudaSet "13.0";
-}
+  runCommand = name: env: script: drv name // { inherit script env; };
+  fetchurl = a: drv a.name // { inherit (a) url sha256; };
+  dockerTools.buildLayeredImage = a: drv "docker-image-${a.name}.tar.gz" // {
+    inherit (a) config; contents = map (p: p.name) a.contents;
+  };
+} // builtins.listToAttrs (map (v: {
+  name = "cudaPackages_" + builtins.replaceStrings [ "." ] [ "_" ] v; value = cudaSet v;
+}) @cudaSets@)
 """
 
 SHOW = """
 let
   flake = import {flake}/flake.nix;
-  out = flake.outputs {{ self = {{ outPath = {flake}; }}; nixpkgs = {{ outPath = {stub}; }}; }};
+  out = flake.outputs {{
+    self = {{ outPath = {flake}; }};
+    nixpkgs = {{ outPath = {stubs}/nixpkgs; }};
+    nixpkgs-cuda-legacy = {{ outPath = {stubs}/nixpkgs-cuda-legacy; }};
+    nixpkgs-cuda-next = {{ outPath = {stubs}/nixpkgs-cuda-next; }};
+  }};
   show = s: {{
-    name = s.name; stdenv = s.stdenvName;
+    name = s.name; stdenv = s.stdenvName; mkShellFrom = s.mkShellFrom;
     packages = map (p: p.name) s.shellArgs.packages;
     env = builtins.removeAttrs s.shellArgs [ "packages" "shellHook" "name" ];
     hook = s.shellArgs.shellHook;
@@ -106,14 +125,30 @@ let
   }};
 in {{
   description = flake.description;
+  nixConfig = flake.nixConfig;
+  inputs = builtins.mapAttrs (_: i: i.url) flake.inputs;
   systems = builtins.attrNames out.devShells;
   shells = builtins.mapAttrs (_: show) out.devShells.x86_64-linux;
-  aarch64 = builtins.attrNames out.devShells.aarch64-linux;
+  aarch64 = builtins.mapAttrs (_: show) out.devShells.aarch64-linux;
   lockgen = {{ inherit (out.packages.x86_64-linux.lockgen) name buildSystem deps; }};
+  packages = builtins.mapAttrs (_: builtins.attrNames) out.packages;
   checks = builtins.attrNames out.checks.x86_64-linux;
   formatter = out.formatter.x86_64-linux.name;
 }}
 """
+
+INPUTS = {
+    "nixpkgs": "0d9e9b832d03ac387417e16ce1febf73b2e631e1",
+    "nixpkgs-cuda-legacy": "ac62194c3917d5f474c1a844b6fd6da2db95077d",
+    "nixpkgs-cuda-next": "07e1d92cdc0ed416cfa11ff3ca40d17e61cfba7a",
+}
+
+
+def table_sets(rev: str) -> list[str]:
+    """The CUDA versions lockgen's nixpkgs table says `rev` has, read here from the data file itself."""
+    data = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    (row,) = [r for r in data["revision"] if r["rev"] == rev]
+    return [s.removeprefix("cudaPackages_").replace("_", ".") for s in row["cuda_sets"]]
 
 
 def lockgen_requirement_names() -> dict[str, list[str]]:
@@ -135,21 +170,28 @@ def stub_dir(
     tmp: Path,
     python_out: str = "/nix/store/00000000000000000000000000000000-python3-3.12",
     lockgen_out: str = "/nix/store/00000000000000000000000000000000-lockgen-0.1.0",
+    sets: dict[str, list[str]] | None = None,
 ) -> Path:
-    d = tmp / "stub"
-    d.mkdir(parents=True, exist_ok=True)
+    """One stub nixpkgs per flake input under tmp/stubs/<input>; CUDA sets per lockgen's table unless `sets`."""
     names = lockgen_requirement_names()
-    text = (
-        STUB.replace("@pythonOut@", json.dumps(python_out))
-        .replace("@lockgenOut@", json.dumps(lockgen_out))
-        .replace("@pythonPackages@", "[ " + " ".join(json.dumps(n) for n in names["build"] + names["deps"]) + " ]")
-    )
-    (d / "default.nix").write_text(text, encoding="utf-8")
-    return d
+    root = tmp / "stubs"
+    for name, rev in INPUTS.items():
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        cuda = (sets or {}).get(name, table_sets(rev))
+        text = (
+            STUB.replace("@pythonOut@", json.dumps(python_out))
+            .replace("@lockgenOut@", json.dumps(lockgen_out))
+            .replace("@pythonPackages@", "[ " + " ".join(json.dumps(n) for n in names["build"] + names["deps"]) + " ]")
+            .replace("@cudaSets@", "[ " + " ".join(json.dumps(v) for v in cuda) + " ]")
+            .replace("@stubName@", name)
+        )
+        (d / "default.nix").write_text(text, encoding="utf-8")
+    return root
 
 
-def evaluate(flake: Path, stub: Path) -> dict:
-    value = nix_value(SHOW.format(flake=flake, stub=stub), flake)
+def evaluate(flake: Path, stubs: Path) -> dict:
+    value = nix_value(SHOW.format(flake=flake, stubs=stubs), flake)
     assert isinstance(value, dict)
     return value
 
@@ -158,7 +200,7 @@ def evaluate(flake: Path, stub: Path) -> dict:
 
 
 @needs_nix
-@pytest.mark.parametrize("rel", ["flake.nix", "nix/lib.nix", "nix/shell.nix", "nix/lockgen.nix"])
+@pytest.mark.parametrize("rel", ["flake.nix", "nix/lib.nix", "nix/shell.nix", "nix/lockgen.nix", "nix/image.nix"])
 def test_nix_files_parse(rel: str) -> None:
     res = subprocess.run([NIX, "--parse", str(REPO / rel)], capture_output=True, text=True, timeout=60, check=False)
     assert res.returncode == 0, res.stderr
@@ -194,10 +236,41 @@ def test_flake_lock_matches_flake_nix_and_pins_the_cited_revision(tmp_path: Path
     if res.returncode != 0 and ("permission denied" in res.stderr.lower() or "cannot connect" in res.stderr.lower()):
         pytest.skip(f"nix cannot use a store here: {res.stderr.strip().splitlines()[-1]}")
     assert res.returncode == 0, res.stderr
-    locked = json.loads(res.stdout)["locks"]["nodes"]["nixpkgs"]
-    assert locked["locked"]["rev"] == PINNED_REV
-    assert locked["locked"]["narHash"].startswith("sha256-")
-    assert locked["original"] == {"owner": "NixOS", "ref": "nixos-26.05", "repo": "nixpkgs", "type": "github"}
+    nodes = json.loads(res.stdout)["locks"]["nodes"]
+    assert sorted(nodes["root"]["inputs"]) == sorted(INPUTS)
+    for name, rev in INPUTS.items():
+        assert nodes[name]["locked"]["rev"] == rev
+        assert nodes[name]["locked"]["narHash"].startswith("sha256-")
+    assert nodes["nixpkgs"]["original"] == {"owner": "NixOS", "ref": "nixos-26.05", "repo": "nixpkgs", "type": "github"}
+    assert nodes["nixpkgs-cuda-legacy"]["original"]["ref"] == "nixos-25.05"
+    # the narHash of the 25.05 pin equals the sha256 of an independent fetchTarball of that revision, converted
+    # (`nix hash to-sri --type sha256 0v6bd1xk8a2aal83karlvc853x44dg1n4nk08jg3dajqyy0s98np`, see data/nixpkgs.toml)
+    assert nodes["nixpkgs-cuda-legacy"]["locked"]["narHash"] == "sha256-16KkgfdYqjaeRGBaYsNrhPRRENs0qzkQVUooNHtoy2w="
+
+
+@needs_nix
+def test_legacy_pin_narhash_matches_an_independent_tarball_hash() -> None:
+    nix = shutil.which("nix")
+    assert nix
+    res = subprocess.run(
+        [
+            nix,
+            "--extra-experimental-features",
+            "nix-command",
+            "hash",
+            "to-sri",
+            "--type",
+            "sha256",
+            "0v6bd1xk8a2aal83karlvc853x44dg1n4nk08jg3dajqyy0s98np",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    assert res.stdout.strip() == lock["nodes"]["nixpkgs-cuda-legacy"]["locked"]["narHash"]
 
 
 @needs_nix
@@ -238,6 +311,8 @@ def test_lib_shell_specs_read_the_toolchain_file() -> None:
             "venv": f".venv-{name}",
             "cuda": entry["cuda"],
             "nixAttr": entry["nix_attr"],
+            "input": entry["input"],
+            "missing": entry.get("missing"),
             "python": data["python"],
             "policy": data["driver_policy"],
         }
@@ -250,9 +325,19 @@ def test_lib_shell_specs_read_the_toolchain_file() -> None:
         ('(import ./nix/lib.nix).pythonAttr "three"', "not a version like 3.12"),
         ('(import ./nix/lib.nix).parseToolchain (builtins.toJSON { schema = "x"; })', "lockgen toolchain --write"),
         (
-            '(import ./nix/lib.nix).cudaSet { cudaPackages_13_0 = 1; } { name = "train"; nixAttr = "cudaPackages_13_3";'
-            ' cuda = "13.3"; }',
-            "has no cudaPackages_13_3",
+            '(import ./nix/lib.nix).cudaSet { nixpkgs.cudaPackages_13_0 = 1; } { name = "train"; '
+            'nixAttr = "cudaPackages_13_3"; cuda = "13.3"; input = "nixpkgs"; missing = null; }',
+            "the pinned nixpkgs input nixpkgs has no cudaPackages_13_3 (CUDA 13.3, shell train)",
+        ),
+        (
+            '(import ./nix/lib.nix).cudaSet { nixpkgs.cudaPackages_13_4 = 1; } { name = "train"; '
+            'nixAttr = "cudaPackages_13_4"; cuda = "13.4"; input = null; missing = "ADD AN INPUT"; }',
+            "gpu-workspace flake: ADD AN INPUT",
+        ),
+        (
+            '(import ./nix/lib.nix).cudaSet { nixpkgs = { }; } { name = "train"; '
+            'nixAttr = "cudaPackages_12_1"; cuda = "12.1"; input = "nixpkgs-old"; missing = null; }',
+            "from the input nixpkgs-old, which flake.nix does not declare",
         ),
         ('(import ./nix/lib.nix).substitute "a @x@ @y@" { x = "1"; }', "@y@"),
     ],
@@ -271,7 +356,19 @@ def test_flake_outputs_with_a_stub_nixpkgs(tmp_path: Path) -> None:
     got = evaluate(REPO, stub_dir(tmp_path))
     assert got["systems"] == ["aarch64-linux", "x86_64-linux"]
     assert set(got["shells"]) == {"default", *data["members"]} == set(got["aarch64"])
+    for name, shell in got["aarch64"].items():  # every member and system evaluates, with the same toolkit
+        assert shell["packages"] == got["shells"][name]["packages"]
     assert got["checks"] == ["lockgen-tests", "toolchain"] and got["formatter"] == "nixfmt"
+    images = {f"{m}-{kind}" for m in data["members"] for kind in ("env", "image")}
+    assert (
+        got["packages"]["x86_64-linux"] == got["packages"]["aarch64-linux"] == sorted({"default", "lockgen", *images})
+    )
+    assert set(got["inputs"]) == set(INPUTS)
+    assert got["nixConfig"]["extra-substituters"] == ["https://cache.nixos-cuda.org", "https://cache.flox.dev"]
+    assert (
+        "cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M="
+        in got["nixConfig"]["extra-trusted-public-keys"]
+    )
     names = lockgen_requirement_names()
     assert got["lockgen"] == {"name": "lockgen-0.1.0", "buildSystem": names["build"], "deps": names["deps"]}
     assert "packaging" in names["deps"] and names["build"] == ["hatchling"]
@@ -279,6 +376,7 @@ def test_flake_outputs_with_a_stub_nixpkgs(tmp_path: Path) -> None:
         shell = got["shells"][name]
         env = shell["env"]
         assert f"cuda-merged-{spec['cuda']}" in shell["packages"]
+        assert shell["mkShellFrom"] == spec["input"]  # the shell's stdenv comes from the toolkit's nixpkgs
         assert shell["stdenv"] == f"cuda-backend-stdenv-{spec['cuda']}"  # the host compiler nvcc accepts
         assert env["CUDA_HOME"].endswith(f"-cuda-merged-{spec['cuda']}")
         assert env["NVCC_CCBIN"].endswith(f"-gcc-for-cuda-{spec['cuda']}/bin/c++")
@@ -296,21 +394,51 @@ def test_flake_outputs_with_a_stub_nixpkgs(tmp_path: Path) -> None:
             assert "real=/nix/store/00000000000000000000000000000000-uv/bin/uv\n" in shell["uvWrapper"]
 
 
+def entry(cuda: str, input_: str | None, missing: str | None = None) -> dict:
+    out = {"cuda": cuda, "nix_attr": "cudaPackages_" + cuda.replace(".", "_"), "input": input_}
+    return out | ({"missing": missing} if missing else {})
+
+
 @needs_nix
 def test_flake_follows_toolchain_json_without_nix_edits(tmp_path: Path) -> None:
     toolchain = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))
     toolchain["members"] = {
-        "train": {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"},
-        "serve": {"cuda": "13.0", "nix_attr": "cudaPackages_13_0"},
-        "eval": {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"},
+        "train": entry("12.8", "nixpkgs"),
+        "serve": entry("13.0", "nixpkgs"),
+        "eval": entry("12.8", "nixpkgs"),
     }
-    toolchain["default"] = {"cuda": "13.0", "nix_attr": "cudaPackages_13_0"}
+    toolchain["default"] = entry("13.0", "nixpkgs")
     flake = copy_flake(tmp_path / "flake", toolchain)
     got = evaluate(flake, stub_dir(tmp_path))
     assert set(got["shells"]) == {"default", "train", "serve", "eval"}
     assert "cuda-merged-12.8" in got["shells"]["train"]["packages"]
     assert "cuda-merged-13.0" in got["shells"]["serve"]["packages"]
     assert got["shells"]["eval"]["env"]["UV_PROJECT_ENVIRONMENT"] == ".venv-eval"
+
+
+@needs_nix
+@pytest.mark.parametrize(
+    ("cuda", "input_"),
+    [("12.1", "nixpkgs-cuda-legacy"), ("11.8", "nixpkgs-cuda-legacy"), ("13.3", "nixpkgs-cuda-next")],
+)
+def test_an_old_or_new_cuda_comes_from_the_input_that_has_it(tmp_path: Path, cuda: str, input_: str) -> None:
+    """A driver-535 fleet locks CUDA 12.1: its shell takes cudaPackages_12_1 (and its stdenv) from nixos-25.05."""
+    toolchain = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))
+    toolchain["members"]["train"] = entry(cuda, input_)
+    flake = copy_flake(tmp_path / "flake", toolchain)
+    got = evaluate(flake, stub_dir(tmp_path))
+    for shells in (got["shells"], got["aarch64"]):
+        train = shells["train"]
+        assert f"cuda-merged-{cuda}" in train["packages"] and train["mkShellFrom"] == input_
+        assert train["stdenv"] == f"cuda-backend-stdenv-{cuda}"
+        assert train["env"]["CUDA_HOME"].endswith(f"-cuda-merged-{cuda}")
+        assert "python3-3.12" in train["packages"]  # Python and uv still from the main nixpkgs
+    # the main input's stub really lacks it: the same file pointing at `nixpkgs` stops with lockgen's words
+    toolchain["members"]["train"] = entry(cuda, "nixpkgs")
+    flake = copy_flake(tmp_path / "flake2", toolchain)
+    res = nix_eval(SHOW.format(flake=flake, stubs=stub_dir(tmp_path)), flake)
+    assert res.returncode != 0
+    assert f"the pinned nixpkgs input nixpkgs has no cudaPackages_{cuda.replace('.', '_')}" in res.stderr
 
 
 @needs_nix
@@ -326,13 +454,128 @@ def test_flake_without_cuda_members_gives_plain_shells(tmp_path: Path) -> None:
 
 
 @needs_nix
-def test_flake_stops_with_a_clear_message_when_the_pin_lacks_the_set(tmp_path: Path) -> None:
+def test_a_cuda_no_pinned_input_has_stops_only_that_shell_with_lockgens_message(tmp_path: Path) -> None:
+    """The toolchain file lockgen writes for CUDA 13.4 (no pinned input has it) makes `nix develop .#train` stop with
+    lockgen's message, as a plain error (no attribute-missing trace); the other shells still evaluate."""
+    from lockgen.toolchain import load_nixpkgs_table, pinned_inputs, with_input
+
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    inputs = pinned_inputs(lock, load_nixpkgs_table())
+    train = with_input({"cuda": "13.4", "nix_attr": "cudaPackages_13_4"}, "member train", inputs)
+    assert train["input"] is None and "no pinned nixpkgs input has cudaPackages_13_4" in train["missing"]
     toolchain = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))
-    toolchain["members"]["train"] = {"cuda": "13.3", "nix_attr": "cudaPackages_13_3"}
+    toolchain["members"]["train"] = train
     flake = copy_flake(tmp_path / "flake", toolchain)
-    res = nix_eval(SHOW.format(flake=flake, stub=stub_dir(tmp_path)), flake)
+    stubs = stub_dir(tmp_path)
+    shell = (
+        "(import {flake}/flake.nix).outputs {{ self = {{ outPath = {flake}; }}; "
+        + " ".join(f"{n} = {{{{ outPath = {{stubs}}/{n}; }}}};" for n in INPUTS)
+        + " }}"
+    )
+    res = nix_eval(("(" + shell + ").devShells.x86_64-linux.train.name").format(flake=flake, stubs=stubs), flake)
     assert res.returncode != 0
-    assert "the pinned nixpkgs has no cudaPackages_13_3 (CUDA 13.3, shell train)" in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines[-1].strip() == "error: gpu-workspace flake: " + train["missing"]
+    assert "attribute" not in res.stderr and "stack trace" not in res.stderr
+    ok = nix_eval(("(" + shell + ").devShells.x86_64-linux.serve.name").format(flake=flake, stubs=stubs), flake)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == "gpu-workspace-serve"
+
+
+def flake_show(flake: Path, stubs: Path) -> subprocess.CompletedProcess[str]:
+    """`nix flake show` of `flake` with every nixpkgs input replaced by its stub (no network, lock not written)."""
+    nix = shutil.which("nix")
+    assert nix
+    args = [nix, "--extra-experimental-features", "nix-command flakes", "flake", "show", "--offline"]
+    args.append("--no-write-lock-file")
+    for name in INPUTS:
+        (stubs / name / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
+        args += ["--override-input", name, f"path:{stubs / name}"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([*args, f"path:{flake}"], capture_output=True, text=True, timeout=300, check=False, env=env)
+
+
+@needs_nix
+def test_nix_flake_show_lists_every_shell_and_image_for_both_systems(tmp_path: Path) -> None:
+    res = flake_show(copy_flake(tmp_path / "flake"), stub_dir(tmp_path))
+    if res.returncode != 0 and "permission denied" in res.stderr.lower():
+        pytest.skip("nix cannot use a store here")
+    assert res.returncode == 0, res.stderr
+    out = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)
+    members = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))["members"]
+    for system in ("x86_64-linux", "aarch64-linux"):
+        assert f"evaluating 'devShells.{system}.default'" in res.stderr
+        for m in members:
+            assert f"evaluating 'devShells.{system}.{m}'" in res.stderr
+            assert f"evaluating 'packages.{system}.{m}-image'" in res.stderr
+    for m in members:
+        assert f"{m}: development environment 'gpu-workspace-{m}'" in out
+        assert f"{m}-image: package 'docker-image-gpu-workspace-{m}.tar.gz'" in out
+
+
+@needs_nix
+def test_nix_flake_show_stops_on_a_cuda_no_input_has_with_lockgens_message(tmp_path: Path) -> None:
+    toolchain = json.loads((REPO / "nix/toolchain.json").read_text(encoding="utf-8"))
+    toolchain["members"]["train"] = entry("13.4", None, "no pinned nixpkgs input has cudaPackages_13_4 (TEST)")
+    res = flake_show(copy_flake(tmp_path / "flake", toolchain), stub_dir(tmp_path))
+    if "permission denied" in res.stderr.lower():
+        pytest.skip("nix cannot use a store here")
+    assert res.returncode != 0
+    assert "error: gpu-workspace flake: no pinned nixpkgs input has cudaPackages_13_4 (TEST)" in res.stderr
+
+
+@needs_nix
+def test_unfree_predicate_allows_only_the_cuda_toolkit() -> None:
+    got = nix_value("""let L = import ./nix/lib.nix; eula = { free = false; shortName = "CUDA EULA"; };
+    in map L.allowUnfreeCuda [
+      { pname = "cuda_nvcc"; meta.license = eula; }
+      { pname = "libcublas"; meta.license = [ eula ]; }
+      { name = "cuda-merged-12.8"; meta.license = eula; }
+      { pname = "cudnn"; meta.license = { free = false; shortName = "cuDNN EULA"; }; }
+      { pname = "nvidia-x11"; meta.license = { free = false; shortName = "unfree"; }; }
+      { pname = "steam"; meta.license = { free = false; shortName = "unfree"; }; }
+      { pname = "cuda_nvcc"; meta.license = { free = false; shortName = "unfree"; }; }
+    ]""")
+    assert got == [True, True, True, False, False, False, False]
+
+
+# ---- the image: exactly the member's locked wheels, from uv.lock ----
+
+
+@needs_nix
+@pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux"])
+def test_member_env_installs_the_locked_wheels_of_its_platform(tmp_path: Path, system: str) -> None:
+    stubs = stub_dir(tmp_path)
+    expr = """let out = (import {flake}/flake.nix).outputs {{ self = {{ outPath = {flake}; }}; {inputs} }};
+      env = out.packages.{system}.train-env; image = out.packages.{system}.train-image;
+    in {{ wheels = map (w: {{ inherit (w) name url sha256; }}) env.env.passthru.wheelFiles;
+         projects = map (p: p.script) env.env.passthru.projectWheels; script = env.script;
+         image = {{ inherit (image) name config contents; }}; }}""".format(
+        flake=REPO, system=system, inputs=" ".join(f"{n} = {{ outPath = {stubs}/{n}; }};" for n in INPUTS)
+    )
+    got = nix_value(expr)
+    assert isinstance(got, dict)
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    by_url = {w["url"]: (p["name"], w["hash"]) for p in lock["package"] for w in p.get("wheels", [])}
+    machine = system.split("-")[0]
+    names = set()
+    for w in got["wheels"]:
+        name, digest = by_url[w["url"]]  # every wheel is one of uv.lock's, with uv.lock's hash
+        assert digest == "sha256:" + w["sha256"]
+        assert w["name"] in got["script"]
+        assert w["name"].endswith("-any.whl") or w["name"].endswith(f"_{machine}.whl"), w["name"]
+        names.add(name)
+    assert len(names) == len(got["wheels"])  # one wheel per package
+    assert {"torch", "transformers", "unsloth", "trl", "peft"} <= names
+    assert ("xformers" in names) == (machine == "x86_64")  # unsloth needs xformers on x86_64 only (README)
+    torch = next(w for w in got["wheels"] if w["name"].startswith("torch-"))
+    assert "-cp312-" in torch["name"]
+    (project,) = got["projects"]
+    assert "/workspaces/train project" in project and "--no-build-isolation --offline" in project
+    assert "uv pip install --offline --no-index --no-deps" in got["script"]
+    assert got["image"]["name"] == "docker-image-gpu-workspace-train.tar.gz"
+    assert got["image"]["contents"][0] == "gpu-workspace-train-env"
+    assert any(e.startswith("LD_LIBRARY_PATH=/usr/lib64:") for e in got["image"]["config"]["Env"])
 
 
 # ---- the generated shell hook, run for real ----

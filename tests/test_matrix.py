@@ -147,11 +147,16 @@ def test_rows_name_the_packages_and_respect_gpus(ws: Path, capsys: pytest.Captur
     assert digest(ws) == before
 
 
-def test_a_driver_with_no_window_is_a_row_not_a_failure(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_driver_with_no_window_is_a_failed_row_and_the_exit_code_says_so(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = matrix(ws, capsys, "--drivers", "450", "570", "--json")
-    assert code == 0, err
-    rows = json.loads(out)["rows"]
+    assert code == 1, err
+    doc = json.loads(out)
+    rows = doc["rows"]
+    assert doc["failed"] == 1 and rows[0]["kind"] == "empty-window"
     assert rows[0]["window"] == "empty" and rows[0]["members"] == {}
+    assert "no solution: no solution" not in rows[0]["error"]
     assert "no CUDA version runs on the whole fleet" in rows[0]["error"] and "\n" not in rows[0]["error"]
     assert rows[1]["error"] is None and rows[1]["members"]["serve"]["cuda"] == expected_cuda("serve", "570")
 
@@ -160,7 +165,7 @@ def test_table_output(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = matrix(ws, capsys, "--drivers", "535", "595")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["driver", "window", "member:", "CUDA,", "packages"]
+    assert lines[0].split() == ["driver", "window", "environment:", "CUDA,", "packages"]
     assert len(lines) == 3
     assert lines[1].split()[:2] == ["535", window_text("535")]
     assert "serve: CUDA 12.1 (torch 2.4.0, servelib 0.1.0)" in lines[1]
@@ -186,3 +191,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1 and lines[0].startswith("lockgen: error: ") and needle in lines[0], err
     assert "Traceback" not in err
     assert digest(ws) == before
+
+
+def test_a_cuda_version_given_as_a_driver_is_bad_input(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = matrix(ws, capsys, "--drivers", "12.4")
+    assert code == 2 and "looks like a CUDA version" in err

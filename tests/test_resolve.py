@@ -244,7 +244,7 @@ def inject(ws: Path, runner: Callable[..., UvResult], scenario: str, point: int,
 
     def killing_runner(args: list[str], **kw: object) -> UvResult:
         if kind == "uv-killed" and counter["n"] == point + 1:  # the fault hook for this uv run just passed
-            lock = ws / "uv.lock"
+            lock = Path(str(kw["cwd"])) / "uv.lock"  # where uv runs (lockgen's staging copy)
             lock.write_bytes(lock.read_bytes()[: len(lock.read_bytes()) // 3])  # uv died mid-write
             return UvResult(("uv", *args), -9, "", "killed")
         return runner(args, **kw)
@@ -365,3 +365,243 @@ def test_steering_moves_away_from_a_build_whose_cuda_disagrees_with_torch(
     assert locked(ws, "fastkern") == ["0.9"] and locked(ws, "torch") == ["2.10.0"]
     assert "fastkern!=1.0.*" in [c for _, c, _ in out.excluded]
     assert {m.member: m.cuda_after for m in out.members} == {"train": "12.8"}
+
+
+# ---- issue 10: uv failures told apart, a lock that fits stays put, Nix only where there is Nix, root projects ----
+
+NETWORK_STDERR = """error: Request failed after 3 retries in 7.7s
+  cause: Failed to fetch: https://nonexistent.invalid/simple/torch/
+  cause: error sending request for url (https://nonexistent.invalid/simple/torch/)
+  cause: client error (Connect)
+  cause: dns error
+  cause: failed to lookup address information: Name or service not known
+"""
+
+
+def failing_first(runner: Callable[..., UvResult], stderr: str, times: int = 1) -> Callable[..., UvResult]:
+    """A uv that fails the first `times` runs with `stderr` (a DNS error, say), then behaves."""
+    calls = {"n": 0}
+
+    def run(args: list[str], **kw: object) -> UvResult:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            return UvResult(("uv", *args), 2, "", stderr)
+        return runner(args, **kw)
+
+    run.calls = calls  # type: ignore[attr-defined]
+    return run
+
+
+def test_a_network_failure_is_not_no_solution_and_bump_saves_nothing(ws: Path, runner: Callable[..., UvResult]) -> None:
+    """Before: any non-zero uv exit was read as "no solution with floors", retried without them, and saved."""
+    from lockgen.resolve import UvRunFailed
+
+    before = digest(ws)
+    flaky = failing_first(runner, NETWORK_STDERR)
+    with pytest.raises(UvRunFailed) as e:
+        go(ws, Request("bump", package="torch"), flaky)
+    assert e.value.kind == "network" and "nonexistent.invalid could not be reached" in str(e.value)
+    assert not str(e.value).startswith("no solution") and str(e.value).count("failed to lookup address") == 1
+    assert "mirror" in str(e.value) and "--offline" in str(e.value)
+    assert flaky.calls["n"] == 1  # type: ignore[attr-defined]  # no second run without floors
+    assert digest(ws) == before
+
+
+def test_a_lock_that_fits_stays_put_byte_for_byte(ws: Path, runner: Callable[..., UvResult]) -> None:
+    """Before: `lock` wrote the fleet caps (and moved pins for floors lockgen invented) into a lock that fits."""
+    before = digest(ws)
+    out = go(ws, Request("lock"), runner)
+    assert out.changed_files == () and all(not m.changes for m in out.members)
+    assert digest(ws) == before
+
+
+def test_no_toolchain_file_without_nix_and_one_with_a_flake(ws: Path, runner: Callable[..., UvResult]) -> None:
+    set_driver(ws, "570")
+    go(ws, Request("lock"), runner)
+    assert not (ws / "nix").exists()  # this project has no flake.nix: lockgen writes no Nix file
+
+
+def test_no_invented_floor_for_compiled_dependencies() -> None:
+    """Before: `flash-attn>=2.8.3`-style floors ("the oldest build lockgen knows") were added to every lock of a
+    project depending on a package of the build table, making some unsolvable and moving others."""
+    from locks import lock_doc, member_pkg, pkg, workspace
+
+    doc = lock_doc(
+        [member_pkg("serve", ["vllm", "flash-attn"]), pkg("vllm", "0.7.2"), pkg("flash-attn", "2.7.4")], ["serve"]
+    )
+    for driver in ("535.54.03", "580.65.06"):
+        ws = workspace(doc, {"serve": ["vllm==0.7.2", "flash-attn"]}, driver=driver)
+        floors = [c for _, c, _ in pre_exclude(ws) if ">=" in c]
+        assert floors == [], floors
+
+
+SOLO_WORLD = make_world(
+    {"2.8.0": "12.8", "2.14.0": "13.0"},
+    packages={"servelib": {"0.10.0": ["torch==2.8.0"], "0.33.0": ["torch==2.14.0"]}},
+    members={"solo": ["servelib==0.33.0", "torch==2.14.0"]},
+)
+
+
+@pytest.fixture(scope="module")
+def solo_template(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Path:
+    """A single project (the root is the project, no workspace table), locked with plain uv."""
+    import tomlkit
+
+    index = write_index(SOLO_WORLD, tmp_path_factory.mktemp("solo-index")).file_urls()
+    root = tmp_path_factory.mktemp("solo") / "solo"
+    root.mkdir()
+    doc = {
+        "project": {
+            "name": "solo",
+            "version": "0.1.0",
+            "requires-python": ">=3.12,<3.13",
+            "dependencies": ["servelib==0.33.0", "torch==2.14.0"],
+        },
+        "tool": {
+            "uv": {
+                "environments": ["sys_platform == 'linux' and platform_machine == 'x86_64'"],
+                "index": [{"name": "local", "url": index["pypi"], "default": True}],
+            },
+            "lockgen": dict(FLEET),
+        },
+    }
+    (root / "pyproject.toml").write_text(tomlkit.dumps(doc))
+    (root / ".python-version").write_text("3.12\n")
+    subprocess.run([find_uv(), "lock"], cwd=root, env=uv_env(uv_cache, offline=True), check=True, capture_output=True)
+    return root
+
+
+def test_the_fleet_caps_reach_uv_when_the_root_is_the_project(
+    solo_template: Path, tmp_path: Path, runner: Callable[..., UvResult]
+) -> None:
+    """Before: the pin edit of the root pyproject overwrote the caps written into the same file."""
+    ws = tmp_path / "solo"
+    shutil.copytree(solo_template, ws)
+    set_driver(ws, "570")
+    out = go(ws, Request("lock"), runner)
+    doc = tomllib.loads((ws / "pyproject.toml").read_text())
+    caps = doc["tool"]["uv"]["constraint-dependencies"]
+    assert any(c.startswith("nvidia-cuda-runtime-cu12") and "<12.9" in c for c in caps), caps
+    assert doc["project"]["dependencies"] == ["servelib==0.10.0", "torch==2.8.0"]
+    assert {m.member: m.cuda_after for m in out.members} == {"solo": "12.8"}
+    assert locked(ws, "torch") == ["2.8.0"]
+
+
+# ---- issue 12: a transaction cannot be half-applied (SIGKILL, failing restores, concurrent dry runs) ----
+
+KILL_SCRIPT = """
+import os, signal, sys, functools
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from lockgen.resolve import Request, relock
+from lockgen.steering import pre_exclude, steer
+from lockgen.uvtool import run_uv
+from pkgworld import uv_env
+
+at = {at!r}
+def fault(effect):
+    if effect == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+runner = functools.partial(run_uv, env=uv_env(Path({cache!r}), offline=True))
+relock(Path({ws!r}), Request("lock"), runner=runner, fault=fault, pre_exclude=pre_exclude, steer=steer)
+"""
+
+
+@pytest.mark.parametrize("at", ["apply uv.lock", "apply workspaces/train/pyproject.toml", "uv resolving"])
+def test_sigkill_at_any_step_is_rolled_back_by_the_next_command(
+    ws: Path, uv_cache: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    """Before: SIGKILL (or a closed terminal) left moved pins, a half-written lock and nothing saying so."""
+    import sys
+
+    from lockgen.cli import main
+
+    set_driver(ws, "570")
+    before = digest(ws)
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), at=at, cache=str(uv_cache), ws=str(ws))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if at.startswith("apply"):
+        assert (ws / ".lockgen/journal.json").is_file()  # killed mid-apply: the journal is there
+    code = main(["-C", str(ws), "check", "--no-uv", "--json"])
+    _, err = capsys.readouterr()
+    assert code in (0, 1)
+    if at.startswith("apply"):
+        assert "recovered" in err and "lockgen lock" in err and "rolled back" in err
+    assert digest(ws) == before  # the old files, byte for byte, and no .lockgen left behind
+
+
+def test_a_restore_that_fails_on_one_file_restores_the_others_and_keeps_the_journal(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a failed restore stopped at the first file it could not write and left the others changed."""
+    import lockgen.txn as txn
+
+    files = {"uv.lock": b"new lock\n", "workspaces/train/pyproject.toml": b"new train\n", "pyproject.toml": b"root\n"}
+    before = digest(ws)
+    real_write = txn.atomic_write
+    state = {"applied": 0}
+
+    def flaky_write(path: Path, data: bytes) -> None:
+        if path.name == "pyproject.toml" and path.parent == ws.resolve() and data != b"root\n":
+            raise OSError(30, "Read-only file system (injected)")  # the restore of the root pyproject fails
+        if data in files.values():
+            state["applied"] += 1
+            if state["applied"] == 3:
+                raise OSError(28, "No space left on device (injected)")  # the third write of the apply fails
+        real_write(path, data)
+
+    monkeypatch.setattr(txn, "atomic_write", flaky_write)
+    with pytest.raises(txn.RestoreFailed, match="pyproject.toml"):
+        txn.apply_changes(ws, files, "lockgen test")
+    after = digest(ws)
+    assert (
+        after["uv.lock"] == before["uv.lock"]
+        and after["workspaces/train/pyproject.toml"] == before["workspaces/train/pyproject.toml"]
+    )
+    assert (ws / ".lockgen/journal.json").is_file()
+    monkeypatch.setattr(txn, "atomic_write", real_write)
+    said = txn.recover(ws)
+    assert said and "pyproject.toml" in said
+    assert digest(ws) == before
+
+
+def test_a_dry_run_is_refused_while_another_lockgen_changes_the_workspace(
+    ws: Path, runner: Callable[..., UvResult]
+) -> None:
+    """Before: a --dry-run started during a bump copied the half-written workspace."""
+    from lockgen.txn import Busy, WorkspaceLock
+
+    with WorkspaceLock(ws), pytest.raises(Busy):
+        dry_run(ws, Request("lock"), runner=runner, pre_exclude=pre_exclude, steer=steer)
+
+
+def test_bump_never_downgrades_what_it_was_not_asked_to(ws: Path, runner: Callable[..., UvResult]) -> None:
+    """Before: a bump could end with older versions (unsloth 2026.10.9 -> 2024.8) and exit 0."""
+    from lockgen.resolve import Downgrade
+
+    # serve's tinytool is locked at 1.1; an edited requirement makes any re-resolution move it down to 1.0
+    path = ws / "workspaces/serve/pyproject.toml"
+    path.write_text(path.read_text().replace('"tinytool==1.1"', '"tinytool<1.1"'))
+    assert locked(ws, "tinytool") == ["1.1"]
+    before = digest(ws)
+    with pytest.raises(Downgrade, match=r"tinytool 1\.1 -> 1\.0"):
+        go(ws, Request("bump", package="torch"), runner)
+    assert digest(ws) == before
+
+
+def test_toolchain_write_is_refused_while_a_lock_changes_the_workspace(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `toolchain --write` wrote beside a running `lock`."""
+    from lockgen.cli import main
+    from lockgen.txn import WorkspaceLock
+
+    (ws / "flake.nix").write_text("{}\n")
+    (ws / "nix").mkdir(exist_ok=True)
+    with WorkspaceLock(ws):
+        code = main(["-C", str(ws), "toolchain", "--write"])
+    err = capsys.readouterr().err
+    assert code == 1 and "another lockgen is changing this workspace" in err
+    assert not (ws / "nix/toolchain.json").exists()

@@ -127,10 +127,41 @@ def test_missing_hash_and_undeclared_index() -> None:
     assert [v.rule for v in rule_hashes_and_indexes(declared)] == ["hash"]
 
 
-def test_git_source_is_not_an_index() -> None:
+def test_git_source_locked_to_a_commit_is_accepted_and_an_unpinned_one_is_a_finding() -> None:
     pkgs, reqs = good_serve()
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    pkgs[2]["source"] = {"git": f"https://github.com/x/fastapi?rev=main#{commit}"}
+    pkgs[2].pop("wheels")
+    assert rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs)) == []
     pkgs[2]["source"] = {"git": "https://github.com/x/fastapi?rev=abc"}
-    assert [v.rule for v in rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs))] == ["index"]
+    assert [v.rule for v in rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs))] == ["source"]
+
+
+def test_url_artifact_with_hash_and_local_path_are_accepted_unhashed_url_is_not() -> None:
+    pkgs, reqs = good_serve()
+    pkgs[2]["source"] = {"url": "https://example.org/fastapi-1.0-py3-none-any.whl"}
+    pkgs.append({"name": "localthing", "version": "0.1", "source": {"directory": "../localthing"}})
+    assert rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs)) == []
+    pkgs[2]["wheels"][0].pop("hash")
+    assert [v.rule for v in rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs))] == ["hash"]
+
+
+def test_allowed_indexes_from_the_fleet_config() -> None:
+    pkgs, reqs = good_serve()
+    pkgs[5]["source"] = {"registry": "https://mirror.example.org/simple"}
+    ws = workspace(lock_doc(pkgs, ["serve"]), reqs)
+    assert [v.rule for v in rule_hashes_and_indexes(ws)] == ["index"]
+    allowed = {**ws.pyproject["tool"]["lockgen"], "allowed-indexes": ["https://mirror.example.org/simple/"]}
+    ws2 = type(ws)(**{**ws.__dict__, "pyproject": {"tool": {"lockgen": allowed}}})
+    assert rule_hashes_and_indexes(ws2) == []
+
+
+def test_credentials_in_an_index_url_are_redacted() -> None:
+    pkgs, reqs = good_serve()
+    pkgs[5]["source"] = {"registry": "https://alice:s3cret@mirror.example.org/simple"}
+    vs = rule_hashes_and_indexes(workspace(lock_doc(pkgs, ["serve"]), reqs))
+    assert vs and all("s3cret" not in v.message for v in vs)
+    assert "alice:****@mirror.example.org" in vs[0].message
 
 
 def test_lock_fresh_interprets_uv() -> None:

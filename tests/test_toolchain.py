@@ -11,19 +11,27 @@ import pytest
 from lockgen.cli import main
 from lockgen.errors import InputError
 from lockgen.knowledge import load_knowledge
+from lockgen.lockfile import Artifact
 from lockgen.toolchain import (
     SCHEMA,
     TOOLCHAIN_FILE,
     NixpkgsRevision,
+    choose_input,
+    choose_wheel,
     compare_toolchain,
     guard_verdict,
     load_nixpkgs_table,
     nixpkgs_rev,
     parse_nixpkgs_table,
+    pinned_inputs,
+    pinned_revisions,
     python_minor,
     render_toolchain,
     rule_toolchain,
     toolchain_for,
+    toolchain_warnings,
+    toolchain_warnings_for,
+    wants_toolchain,
     write_toolchain,
 )
 from lockgen.versions import CudaVersion, DriverVersion
@@ -53,7 +61,7 @@ def make_workspace(
     root: Path, members: dict[str, list[tuple[str, str]]], python: str = "3.12", policy: str | None = None
 ) -> Path:
     """A workspace whose member M depends on the (name, version) packages given; uv.lock written by hand."""
-    root.mkdir(parents=True, exist_ok=True)
+    (root / "nix").mkdir(parents=True, exist_ok=True)  # where a flake project keeps toolchain.json
     names = list(members)
     policy_line = f'policy = "{policy}"\n' if policy else ""
     (root / "pyproject.toml").write_text(
@@ -84,7 +92,7 @@ def make_workspace(
     return root
 
 
-MIXED = [("torch", "2.10.0+cu128"), ("nvidia-cuda-runtime-cu12", "12.6.77")]
+MIXED = [("torch", "2.10.0+cu128"), ("nvidia-cuda-runtime", "13.0.96")]  # two CUDA majors
 
 
 @pytest.fixture
@@ -104,14 +112,21 @@ def ws_root(tmp_path: Path) -> Path:
 
 def test_toolchain_for_takes_each_members_cuda_and_the_tables_attribute(ws_root: Path) -> None:
     data = toolchain_for(load_workspace(ws_root))
-    assert data["schema"] == "lockgen-toolchain/1"
+    assert data["schema"] == "lockgen-toolchain/2"
     assert data["python"] == "3.12"
     assert data["driver_policy"] == "toolkit"
+    # no flake.lock yet: every set is taken from the main input
     assert data["members"] == {
-        "serve": {"cuda": "12.6", "nix_attr": "cudaPackages_12_6"},
-        "train": {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"},
+        "serve": {"cuda": "12.6", "nix_attr": "cudaPackages_12_6", "input": "nixpkgs"},
+        "train": {"cuda": "12.8", "nix_attr": "cudaPackages_12_8", "input": "nixpkgs"},
     }  # tools has no CUDA-linked package: no shell entry
-    assert data["default"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"}
+    assert data["default"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8", "input": "nixpkgs"}
+    # the image lists: the member's own project from source, its packages by the index of their wheel in uv.lock
+    assert data["images"]["train"] == {
+        "aarch64-linux": ["torch==2.10.0+cu128#0", "train@ws/train"],
+        "x86_64-linux": ["torch==2.10.0+cu128#0", "train@ws/train"],
+    }
+    assert set(data["images"]) == {"serve", "train"}
 
 
 def test_toolchain_for_reads_python_minor_and_fleet_policy(tmp_path: Path) -> None:
@@ -231,10 +246,16 @@ def test_rule_reports_a_missing_file_only_when_a_flake_reads_it(ws_root: Path) -
     assert rule_toolchain(ws) == []
     (ws_root / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
     assert [v.message for v in rule_toolchain(ws)] == ["is missing, but flake.nix is here and reads it"]
+    (ws_root / "flake.nix").unlink()
+    ws = load_workspace(ws_root)
+    data = (ws_root / "pyproject.toml").read_text(encoding="utf-8")
+    (ws_root / "pyproject.toml").write_text(data + "toolchain = true\n", encoding="utf-8")
+    ws = load_workspace(ws_root)
+    assert [v.message for v in rule_toolchain(ws)] == ["is missing, but [tool.lockgen] toolchain = true"]
 
 
 def test_rule_reports_malformed_json(ws_root: Path) -> None:
-    (ws_root / "nix").mkdir()
+    (ws_root / "nix").mkdir(exist_ok=True)
     (ws_root / TOOLCHAIN_FILE).write_text("{not json", encoding="utf-8")
     (v,) = rule_toolchain(load_workspace(ws_root))
     assert "not valid JSON" in v.message
@@ -251,44 +272,188 @@ def _flake_lock(rev: str) -> dict:
     }
 
 
-def test_rule_checks_the_attributes_against_the_pinned_nixpkgs(tmp_path: Path) -> None:
-    # CUDA 12.4's set is in lockgen's table (data/cuda.toml) but not in the pinned nixpkgs (removed 2025-08-08)
+def test_a_set_the_main_pin_lacks_is_a_warning_then_taken_from_the_input_that_has_it(tmp_path: Path) -> None:
+    # CUDA 12.4 (a driver-550 fleet, e.g. Colab's 550.54.15): in lockgen's table, removed from nixpkgs 2025-08-08
     root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")]})
     ws = load_workspace(root)
-    write_toolchain(root, toolchain_for(ws))
-    assert rule_toolchain(ws) == []  # no flake.lock: the pin is not checked
     (root / "flake.lock").write_text(json.dumps(_flake_lock(PINNED_REV)), encoding="utf-8")
-    found = rule_toolchain(ws)
-    assert {v.member for v in found} == {"train", None}  # the member and the default shell
-    assert all("cudaPackages_12_4" in v.message and "0d9e9b832d03" in v.message for v in found)
-
-
-def test_rule_flags_a_pin_lockgen_does_not_know(ws_root: Path) -> None:
-    ws = load_workspace(ws_root)
-    write_toolchain(ws_root, toolchain_for(ws))
-    (ws_root / "flake.lock").write_text(json.dumps(_flake_lock("1" * 40)), encoding="utf-8")
-    (v,) = rule_toolchain(ws)
-    assert v.file == "flake.lock" and "1111111111" in v.message and "data/nixpkgs.toml" in v.fix
-
-
-def test_compare_flags_a_set_the_pin_lacks() -> None:
-    row = NixpkgsRevision("a" * 40, "test", "2026-01-01", frozenset({"cudaPackages_13_0"}), "S", "test")
-    expected = {
-        "python": "3.12",
-        "driver_policy": "toolkit",
-        "default": None,
-        "members": {"train": {"cuda": "13.3", "nix_attr": "cudaPackages_13_3"}},
+    write_toolchain(root, toolchain_for(ws))
+    assert rule_toolchain(ws) == []  # never an error: Nix does not veto a lock that fits the fleet
+    data = json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+    assert data["members"]["train"]["input"] is None
+    warned = toolchain_warnings(ws)
+    assert {v.member for v in warned} == {"train"}  # the default shell has no toolkit then, and never stops
+    assert data["default"] is None
+    for v in warned:
+        assert "no pinned nixpkgs input has cudaPackages_12_4" in v.message and "0d9e9b832d03" in v.message
+        assert "nixos-25.05" in v.message and "data/nixpkgs.toml" in v.message  # what to add
+    assert data["members"]["train"]["missing"] == next(v.message for v in warned if v.member == "train")
+    # the repository's flake.lock also pins nixos-25.05: the set comes from there, and the old file is now stale
+    shutil.copy(REPO / "flake.lock", root / "flake.lock")
+    stale = rule_toolchain(ws)
+    assert {v.member for v in stale} == {"train", None}
+    assert all("nixpkgs-cuda-legacy" in v.message and "lockgen toolchain --write" in v.fix for v in stale)
+    write_toolchain(root, toolchain_for(ws))
+    assert rule_toolchain(ws) == [] and toolchain_warnings(ws) == []
+    assert json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))["members"]["train"] == {
+        "cuda": "12.4",
+        "nix_attr": "cudaPackages_12_4",
+        "input": "nixpkgs-cuda-legacy",
     }
-    actual = {"schema": SCHEMA, **expected}
-    assert compare_toolchain(expected, actual) == []
-    (v,) = compare_toolchain(expected, actual, pin_rev="a" * 40, table=(row,))
-    assert v.member == "train" and "cudaPackages_13_3" in v.message and "cudaPackages_13_0" in v.message
+
+
+def test_check_and_the_lock_transaction_pass_for_a_cuda_no_input_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lock` runs check_workspace and fails on its violations: a set no input has must not be one of them."""
+    from lockgen.commands.check import check_workspace
+
+    root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")]})
+    (root / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
+    (root / "flake.lock").write_text(json.dumps(_flake_lock(PINNED_REV)), encoding="utf-8")
+    assert main(["-C", str(root), "toolchain", "--write"]) == 0
+    ws = load_workspace(root)
+    _, violations = check_workspace(ws, use_uv=False)
+    assert violations == []
+    capsys.readouterr()
+    assert main(["-C", str(root), "check", "--no-uv"]) == 0
+    out = capsys.readouterr().out
+    assert "warning[toolchain] flake.nix [train]: no pinned nixpkgs input has cudaPackages_12_4" in out
+    assert main(["-C", str(root), "check", "--no-uv", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and any("cudaPackages_12_4" in w for w in doc["warnings"])
+
+
+def test_a_pin_lockgen_does_not_know_is_a_warning(ws_root: Path) -> None:
+    ws = load_workspace(ws_root)
+    (ws_root / "flake.lock").write_text(json.dumps(_flake_lock("1" * 40)), encoding="utf-8")
+    write_toolchain(ws_root, toolchain_for(ws))
+    assert rule_toolchain(ws) == []
+    found = toolchain_warnings(ws)
+    unknown = [v for v in found if v.file == "flake.lock"]
+    assert len(unknown) == 1 and "1111111111" in unknown[0].message and "data/nixpkgs.toml" in unknown[0].fix
+    assert {v.member for v in found if v.file == "flake.nix"} == {"train", "serve"}  # no known input
+
+
+def test_warnings_name_each_shell_without_an_input() -> None:
+    actual = {
+        "schema": SCHEMA,
+        "default": {"cuda": "13.0", "nix_attr": "cudaPackages_13_0", "input": "nixpkgs"},
+        "members": {
+            "train": {"cuda": "13.4", "nix_attr": "cudaPackages_13_4", "input": None, "missing": "ADD 13.4"},
+            "serve": {"cuda": "13.0", "nix_attr": "cudaPackages_13_0", "input": "nixpkgs"},
+        },
+    }
+    (v,) = toolchain_warnings_for(actual, ())
+    assert (v.member, v.message, v.file) == ("train", "ADD 13.4", "flake.nix") and ".#train" in v.fix
 
 
 def test_compare_rejects_a_file_of_another_schema() -> None:
     expected = {"python": "3.12", "driver_policy": "toolkit", "default": None, "members": {}}
-    (v,) = compare_toolchain(expected, {"schema": "other/1"})
+    (v,) = compare_toolchain(expected, {"schema": "lockgen-toolchain/1"})
     assert SCHEMA in v.message
+
+
+def test_compare_flags_stale_image_lists(ws_root: Path) -> None:
+    ws = load_workspace(ws_root)
+    data = toolchain_for(ws)
+    data["images"]["train"]["x86_64-linux"] = ["torch==2.9.0+cu126#0", "train@ws/train"]
+    _write(ws_root, data)
+    (v,) = rule_toolchain(ws)
+    assert v.member == "train" and "train-image" in v.message
+
+
+# ---- which input gives a set ----
+
+
+def _row(rev: str, date: str, *sets: str) -> NixpkgsRevision:
+    return NixpkgsRevision(rev * 40, "b", date, frozenset(f"cudaPackages_{s}" for s in sets), "S", "test")
+
+
+def _lock_of(**inputs: str) -> dict:
+    nodes: dict = {"root": {"inputs": {name: name for name in inputs}}}
+    for name, rev in inputs.items():
+        nodes[name] = {"locked": {"owner": "NixOS", "repo": "nixpkgs", "rev": rev * 40, "type": "github"}}
+    nodes["flake-utils"] = {"locked": {"owner": "numtide", "repo": "flake-utils", "rev": "f" * 40}}
+    nodes["root"]["inputs"]["flake-utils"] = "flake-utils"
+    return {"nodes": nodes, "root": "root", "version": 7}
+
+
+def test_choose_input_prefers_the_main_input_then_the_newest() -> None:
+    table = (
+        _row("a", "2026-10-01", "12_8", "13_0"),
+        _row("b", "2025-06-01", "12_4", "12_8"),
+        _row("c", "2026-08-01", "12_8", "13_3"),
+    )
+    inputs = pinned_inputs(_lock_of(old="b", nixpkgs="a", next="c", zz="d"), table)
+    assert [p.name for p in inputs] == ["nixpkgs", "next", "old", "zz"]  # flake-utils is not a nixpkgs
+    assert inputs[-1].row is None  # revision d is not in the table
+    assert {a: choose_input(f"cudaPackages_{a}", inputs).name for a in ("12_8", "13_0", "12_4", "13_3")} == {
+        "12_8": "nixpkgs",
+        "13_0": "nixpkgs",
+        "12_4": "old",
+        "13_3": "next",
+    }
+    assert choose_input("cudaPackages_13_4", inputs) is None
+    # without the main input, the newest revision that has it wins
+    assert choose_input("cudaPackages_12_8", pinned_inputs(_lock_of(old="b", next="c"), table)).name == "next"
+
+
+def test_wants_toolchain(tmp_path: Path) -> None:
+    assert wants_toolchain(tmp_path, {}) is False
+    assert wants_toolchain(tmp_path, {"toolchain": True}) is True
+    (tmp_path / "flake.nix").write_text("{}", encoding="utf-8")
+    assert wants_toolchain(tmp_path, {}) is True
+    assert wants_toolchain(tmp_path, {"toolchain": False}) is False
+
+
+# ---- the image's wheel choice ----
+
+
+def test_choose_wheel_picks_what_pip_would_on_each_platform() -> None:
+    base = "https://files.example/torch-2.10.0-"
+    wheels = tuple(
+        Artifact(base + tail, "sha256:" + "0" * 64)
+        for tail in (
+            "cp312-cp312-manylinux_2_28_aarch64.whl",
+            "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "cp312-cp312-manylinux_2_28_x86_64.whl",
+            "cp311-cp311-manylinux_2_28_x86_64.whl",
+            "cp312-cp312-win_amd64.whl",
+        )
+    )
+    assert choose_wheel(wheels, "x86_64", "3.12") == 2  # the newest manylinux first, as pip orders tags
+    assert choose_wheel(wheels, "aarch64", "3.12") == 0
+    assert choose_wheel(wheels[3:], "x86_64", "3.12") is None  # only cp311 and Windows: nothing fits
+    pure = (Artifact("https://files.example/six-1.17.0-py2.py3-none-any.whl", None),)
+    assert choose_wheel(pure, "aarch64", "3.12") == 0
+    abi3 = (Artifact("https://files.example/cryptography-46.0.0-cp311-abi3-manylinux_2_34_x86_64.whl", None),)
+    assert choose_wheel(abi3, "x86_64", "3.12") == 0
+    too_new = (Artifact("https://files.example/x-1-cp312-cp312-manylinux_2_41_x86_64.whl", None),)
+    assert choose_wheel(too_new, "x86_64", "3.12") is None  # needs a newer glibc than the images' 2.40
+
+
+def test_repository_images_name_real_platform_wheels() -> None:
+    """Read uv.lock independently: each listed wheel exists, has a hash and fits its system (no cross-platform)."""
+    data = json.loads((REPO / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+    import tomllib
+
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    packages = {(p["name"], p.get("version")): p for p in lock["package"]}
+    for member, systems in data["images"].items():
+        for system, entries in systems.items():
+            machine = system.split("-")[0]
+            for e in entries:
+                if "@" in e:
+                    assert e == f"{member}@workspaces/{member}"
+                    continue
+                key, index = e.rsplit("#", 1)
+                name, version = key.split("==")
+                wheel = packages[(name, version)]["wheels"][int(index)]
+                assert wheel["hash"].startswith("sha256:")
+                file = wheel["url"].rsplit("/", 1)[1]
+                assert file.endswith("-any.whl") or file.endswith(f"_{machine}.whl"), (system, file)
+                assert "-cp312-" in file or "-py3" in file or "-py2.py3-" in file or "-abi3-" in file, file
 
 
 # ---- through the CLI: `lockgen toolchain` and `lockgen check` ----
@@ -296,9 +461,14 @@ def test_compare_rejects_a_file_of_another_schema() -> None:
 
 def test_cli_write_then_check(ws_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(ws_root), "toolchain"]) == 1  # missing
+    capsys.readouterr()
+    (ws_root / "nix").rmdir()
+    assert main(["-C", str(ws_root), "toolchain", "--write"]) == 2  # its folder is missing: said, not created
+    assert "nix does not exist" in capsys.readouterr().err and not (ws_root / "nix").exists()
+    (ws_root / "nix").mkdir(exist_ok=True)
     assert main(["-C", str(ws_root), "toolchain", "--write"]) == 0
     text = (ws_root / TOOLCHAIN_FILE).read_text(encoding="utf-8")
-    assert json.loads(text)["members"]["train"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8"}
+    assert json.loads(text)["members"]["train"] == {"cuda": "12.8", "nix_attr": "cudaPackages_12_8", "input": "nixpkgs"}
     assert text == render_toolchain(json.loads(text))
     capsys.readouterr()
     assert main(["-C", str(ws_root), "toolchain", "--json"]) == 0
@@ -338,20 +508,30 @@ def test_repository_toolchain_matches_its_lock_and_pin(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns(".venv*", ".git", "__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache"),
     )
     ws = load_workspace(root)
-    assert rule_toolchain(ws) == []
+    assert rule_toolchain(ws) == [] and toolchain_warnings(ws) == []
     assert nixpkgs_rev(json.loads((root / "flake.lock").read_text(encoding="utf-8"))) == PINNED_REV
 
 
 # ---- the nixpkgs table and flake.lock ----
 
 
-def test_packaged_table_knows_the_pinned_revision_and_its_sets() -> None:
+def test_packaged_table_knows_every_pinned_revision_and_cites_it() -> None:
     table = load_nixpkgs_table()
     (row,) = [r for r in table if r.rev == PINNED_REV]
     assert row.branch == "nixos-26.05"
     assert {"cudaPackages_12_8", "cudaPackages_13_0"} <= row.cuda_sets
     assert "cudaPackages_12_4" not in row.cuda_sets and "cudaPackages_13_3" not in row.cuda_sets
-    assert row.source and row.conf in ("Y", "S", "U")
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    import tomllib
+
+    data = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    assert len(pinned_revisions(lock)) == 3
+    for name, rev in pinned_revisions(lock):
+        (raw,) = [r for r in data["revision"] if r["rev"] == rev]
+        assert raw["conf"] in ("Y", "S", "U"), name
+        words = raw["source"].replace(",", " ").replace(";", " ").replace("(", " ").split()
+        assert any(w in data["sources"] for w in words), name  # cites named sources
+        assert rev in " ".join(data["sources"].values()), name  # a public lock or pin of that revision is cited
 
 
 def test_every_pinned_set_is_a_nix_attr_of_lockgens_cuda_table() -> None:
@@ -474,3 +654,99 @@ def test_guard_reads_the_host_through_lockgen_host(
     monkeypatch.setattr(lockgen.host, "driver_version", lambda *a, **k: None)
     assert main(["-C", str(ws_root), "toolchain", "guard", "--member", "serve"]) == 1
     assert "no NVIDIA driver" in capsys.readouterr().out
+
+
+# ---- every fleet lockgen can lock gets a toolkit from the pinned inputs ----
+
+
+@pytest.mark.parametrize("policy", ["toolkit", "minor"])
+def test_every_cuda_of_every_fleet_window_gets_a_set_a_pinned_input_carries(policy: str) -> None:
+    """Driver branches 525 ... 610 of lockgen's tables, GPUs T4 ... H100: each CUDA the window holds gets a set that
+    the input lockgen chooses carries, read from the data file and flake.lock here (not through lockgen's parser)."""
+    import tomllib
+
+    from lockgen.fleet import fleet_from_config
+    from lockgen.toolchain import with_input
+    from lockgen.window import cuda_window
+
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    rev_of = {name: lock["nodes"][node]["locked"]["rev"] for name, node in lock["nodes"]["root"]["inputs"].items()}
+    raw = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    sets_of = {r["rev"]: set(r["cuda_sets"]) for r in raw["revision"]}
+    inputs = pinned_inputs(lock, load_nixpkgs_table())
+    branches = sorted(
+        {r.toolkit_driver.branch for r in K.releases if r.toolkit_driver and r.toolkit_driver.branch >= 525}
+    )
+    assert branches[0] == 525 and branches[-1] >= 610
+    seen, missing = set(), set()
+    for branch in branches:
+        for gpus in (["T4"], ["T4", "L4", "A100", "H100"], ["H100"]):
+            fleet = fleet_from_config({"driver": str(branch), "gpus": gpus, "policy": policy}, K)
+            for cuda in cuda_window(fleet, K).allowed:
+                attr = K.release(cuda).nix_attr
+                entry = with_input({"cuda": str(cuda), "nix_attr": attr}, "member train", inputs)
+                seen.add(str(cuda))
+                if entry["input"] is None:
+                    missing.add(str(cuda))
+                    assert f"no pinned nixpkgs input has {attr}" in entry["missing"]
+                    continue
+                assert attr in sets_of[rev_of[entry["input"]]], (branch, gpus, cuda, entry)
+    assert {"11.8", "12.1", "12.4", "12.8", "13.0", "13.3"} <= seen
+    # 13.4 and 13.5 have no known driver floor (conf U): only the `minor` policy admits them, and no pin has them yet
+    assert missing == (set() if policy == "toolkit" else {"13.4", "13.5"})
+
+
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("driver", "gpus"),
+    [("550.54.15", ["T4"]), ("535", ["A100", "L4"])],  # Colab-like; a cluster that cannot upgrade past 535
+)
+def test_pypi_lock_for_an_old_driver_is_kept_and_the_toolkit_comes_from_nixos_25_05(
+    tmp_path: Path, driver: str, gpus: list[str]
+) -> None:
+    """The issue's report: `lockgen lock` failed outright on these fleets because the one pinned nixpkgs lacked
+    cudaPackages_12_4 / 12_1. Now the lock is written and the shells take the set from the nixos-25.05 input."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import copy_workspace
+
+    root = copy_workspace(tmp_path / "repo")
+    for rel in ("flake.nix", "flake.lock"):
+        shutil.copy2(REPO / rel, root / rel)
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    text = re.sub(r'driver = "[^"]+"', f'driver = "{driver}"', text, count=1)
+    text = re.sub(r"gpus = \[[^\]]*\]", "gpus = " + json.dumps(gpus), text, count=1)
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(root), "lock"], capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+    assert set(data["members"]) == {"train", "serve"}
+    for member, entry in data["members"].items():
+        cuda = CudaVersion.parse(entry["cuda"])
+        assert cuda <= CudaVersion(12, 4), (member, entry)
+        assert entry["input"] == "nixpkgs-cuda-legacy", (member, entry)  # nixos-25.05 has 11.8 ... 12.5
+    check = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(root), "check", "--no-uv"], capture_output=True, text=True
+    )
+    assert check.returncode == 0 and "warning[toolchain]" not in check.stdout, check.stdout
+
+
+def test_cli_json_lists_the_pinned_inputs_and_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")], "serve": [("torch", "2.9.0+cu126")]})
+    lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
+    del lock["nodes"]["root"]["inputs"]["nixpkgs-cuda-legacy"]  # as before this issue: no input with 12.4
+    (root / "flake.lock").write_text(json.dumps(lock), encoding="utf-8")
+    assert main(["-C", str(root), "toolchain", "--write"]) == 0
+    capsys.readouterr()
+    assert main(["-C", str(root), "toolchain", "--json"]) == 0  # warnings do not fail
+    doc = json.loads(capsys.readouterr().out)
+    assert [(i["name"], i["known"]) for i in doc["inputs"]] == [("nixpkgs", True), ("nixpkgs-cuda-next", True)]
+    assert "cudaPackages_13_3" in doc["inputs"][1]["cuda_sets"]
+    assert [(w["member"], w["file"]) for w in doc["warnings"]] == [("train", "flake.nix")]
+    assert doc["toolchain"]["members"]["serve"]["input"] == "nixpkgs"  # 12.6 is in the main pin
+    assert doc["toolchain"]["default"]["cuda"] == "12.6"  # the newest member CUDA (serve's), so no warning for it

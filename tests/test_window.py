@@ -41,7 +41,7 @@ def window(driver: str, gpus: list[str], policy: str = "toolkit"):
         ("525.60.13", "12.0"),
         ("520.61.05", "11.8"),
         ("610.43.02", "13.3"),
-        ("999.0", "13.3"),  # 13.4/13.5 have no known driver floor (conf U): never allowed by the toolkit policy
+        ("700.0", "13.3"),  # 13.4/13.5 have no known driver floor (conf U): never allowed by the toolkit policy
     ],
 )
 def test_newest_cuda_per_driver(driver: str, newest: str) -> None:

@@ -10,6 +10,7 @@ Signals, strongest first:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lockgen.lockfile import Lock, LockedPackage
@@ -70,7 +71,7 @@ def own_evidence(pkg: LockedPackage) -> tuple[CudaEvidence, ...]:
     return tuple(out)
 
 
-def package_cuda(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> tuple[CudaEvidence, ...]:
+def package_cuda(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> tuple[CudaEvidence, ...]:
     """Evidence for `pkg`: its own, plus the runtime packages it depends on directly (as installed)."""
     out = list(own_evidence(pkg))
     for dep in pkg.dependencies:
@@ -83,14 +84,46 @@ def package_cuda(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> tup
     return tuple(out)
 
 
-def is_cuda_linked(pkg: LockedPackage, installed: dict[str, LockedPackage]) -> bool:
+# NVIDIA's CUDA library wheels (cu12 names carry a suffix, CUDA 13 names do not). nvidia-ml-py (NVML bindings,
+# pulled in by nvitop, pynvml) and other nvidia-* tools are not CUDA builds.
+_CUDA_LIB_RE = re.compile(
+    r"^nvidia-(cuda-|cublas|cudnn|cufft|cufile|curand|cusolver|cusparse|nccl|nvjitlink|nvtx|nvshmem|npp|nvjpeg|"
+    r"nvrtc|cutlass|nvcomp|cudss|nvimgcodec)"
+)
+
+
+def is_cuda_library(name: str) -> bool:
+    """Whether `name` is one of NVIDIA's CUDA runtime/library wheels (not nvidia-ml-py and friends)."""
+    return name in RUNTIME_PACKAGES or bool(_CUDA_LIB_RE.match(name))
+
+
+def ships_cuda_build(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> bool:
+    """Whether the locked build of `pkg` is CUDA-specific - what `strict-pin` demands `==` for. Evidence: a local
+    `+cuXYZ` version, a CUDA runtime or library package itself, a `-cu12`/`-cuda12x` name, a direct dependency on
+    NVIDIA's CUDA library wheels (torch, cupy), or a row in lockgen's build table (xformers, vllm, flash-attn,
+    bitsandbytes). A package that only imports torch (accelerate, peft) is not: its wheel is the same for every CUDA."""
+    if pkg.source.kind not in ("registry", "url", "path"):
+        return False
+    if own_evidence(pkg) or is_cuda_library(pkg.name):
+        return True
+    if any(is_cuda_library(d.name) and d.name in installed for d in pkg.dependencies):
+        return True
+    if pkg.version:
+        from lockgen.elfscan import lookup_build
+
+        if lookup_build(pkg.name, pkg.version.split("+")[0]) is not None:
+            return True
+    return False
+
+
+def is_cuda_linked(pkg: LockedPackage, installed: Mapping[str, LockedPackage]) -> bool:
     """torch, anything with CUDA evidence, and anything that depends directly on torch or on an nvidia runtime."""
     if pkg.name == TORCH or own_evidence(pkg):
         return True
     for dep in pkg.dependencies:
         if dep.name not in installed:
             continue
-        if dep.name == TORCH or dep.name.startswith("nvidia-") or dep.name in RUNTIME_PACKAGES:
+        if dep.name == TORCH or is_cuda_library(dep.name):
             return True
     return False
 
@@ -115,19 +148,19 @@ class MemberCuda:
 
     @property
     def cuda(self) -> CudaVersion | None:
-        """The member's single CUDA version, or None (CPU-only, or mixed)."""
-        return self.versions[0] if len(self.versions) == 1 and self.consistent else None
+        """The CUDA the environment needs: its newest build's when every build shares one major (builds of one
+        major share libcudart.so.N; the newest decides the driver), else None (CPU-only, majors only, or mixed)."""
+        return max(self.versions) if self.versions and self.consistent else None
 
     @property
     def consistent(self) -> bool:
-        """One full CUDA version at most, and every CUDA major agrees with it."""
-        if len(self.versions) > 1:
-            return False
+        """Every CUDA build of the environment is for one CUDA major (12.8 torch beside a 12.9 vLLM build is one
+        major; a CUDA 12 library beside a CUDA 13 torch is not: they need different libcudart SONAMEs)."""
         majors = set(self.majors) | {v.major for v in self.versions}
         return len(majors) <= 1
 
 
-def member_cuda_from(member: str, installed: dict[str, LockedPackage]) -> MemberCuda:
+def member_cuda_from(member: str, installed: Mapping[str, LockedPackage]) -> MemberCuda:
     """Summarise the CUDA of an already projected member."""
     evidence: list[CudaEvidence] = []
     for pkg in installed.values():
@@ -141,13 +174,15 @@ def member_cuda_from(member: str, installed: dict[str, LockedPackage]) -> Member
     for e in evidence:
         if e.cuda is None:
             by_base.setdefault(_suffix_base(e.package), set()).add(e.major)
-    evidence = [
-        e
-        for e in evidence
-        if e.cuda is not None
-        or not (runtime_majors & by_base.get(_suffix_base(e.package), set()))
-        or e.major in runtime_majors
-    ]
+
+    # With no runtime at all (a CPU torch on aarch64), such a family is alternatives, not evidence of one CUDA.
+    def alternatives(e: CudaEvidence) -> bool:
+        majors = by_base.get(_suffix_base(e.package), set())
+        if runtime_majors & majors:
+            return e.major not in runtime_majors
+        return not runtime_majors and len(majors) > 1
+
+    evidence = [e for e in evidence if e.cuda is not None or not alternatives(e)]
     majors = tuple(sorted({e.major for e in evidence}))
     torch = installed[TORCH].version if TORCH in installed else None
     return MemberCuda(member, versions, majors, torch, tuple(evidence))

@@ -24,6 +24,7 @@ import struct
 import tempfile
 import tomllib
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -48,6 +49,29 @@ SHARED_LIB_RE = re.compile(r"\.so(?:\.\d+)*$")
 CHUNK = 1 << 20
 SMALL = 8 << 20  # libraries up to this size are scanned in memory
 Buffer = bytes | mmap.mmap
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one `wheel-cuda` run reads, so a hostile wheel cannot take the machine's memory or time.
+
+    The largest wheels of this repository's uv.lock, read from PyPI's central directories on 2026-11-29
+    (`python benchmarks/wheelcuda_caps.py --real`): torch 2.10.0 (CUDA 12.8, x86_64) is 873 MiB with 12,417
+    entries and 13 shared libraries unpacking to 1,587 MiB; torch 2.14.0 has 13,043 entries; bitsandbytes 0.50.2
+    ships 16 libraries; the largest library-over-64-MiB ratio is 4.0:1 (vllm 0.33.0). The caps leave 3-5 times that.
+    A single library is refused as a zip bomb when it is larger than `bomb_floor` and expands more than `max_ratio`
+    times (deflate reaches about 1030:1; small libraries padded to 2 MiB pages expand more, the floor lets them by).
+    """
+
+    max_wheel_bytes: int = 4 << 30  # the wheel file (or download)
+    max_uncompressed: int = 4 << 30  # all shared libraries read, unpacked
+    max_entries: int = 50_000  # archive entries (or files under a directory)
+    max_libraries: int = 2_000  # shared libraries scanned
+    max_ratio: int = 100
+    bomb_floor: int = 64 << 20
+
+
+LIMITS = Limits()
 
 
 class ElfError(LockgenError):
@@ -351,21 +375,84 @@ def _scan_buffer(name: str, data: Buffer, scanned: list[str], skipped: list[str]
     return found
 
 
-def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes]) -> BuildCuda:
+def regular_file_size(path: Path, limits: Limits | None = None) -> int:
+    """The size of `path` when it is a regular file within the wheel cap; ElfError naming it otherwise (a device
+    such as /dev/zero, a FIFO or a socket is never opened: reading one never ends or blocks)."""
+    import os
+    import stat
+
+    limits = limits or LIMITS
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ElfError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ElfError(f"{path}: cannot be read: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise ElfError(f"{path}: is {kind}, not a wheel file; lockgen reads only regular files")
+    if st.st_size > limits.max_wheel_bytes:
+        raise ElfError(
+            f"{path}: {st.st_size >> 20} MiB is over the cap of {limits.max_wheel_bytes >> 20} MiB for a wheel"
+        )
+    return st.st_size
+
+
+def _check_entry(name: str, size: int, compressed: int, total: int, limits: Limits, label: str) -> None:
+    if size > limits.bomb_floor and size > limits.max_ratio * max(compressed, 1):
+        raise ElfError(
+            f"{label}: {name} expands {size // max(compressed, 1)} times ({compressed} -> {size} bytes): "
+            f"refused as a zip bomb (cap {limits.max_ratio}:1 above {limits.bomb_floor >> 20} MiB)"
+        )
+    if total + size > limits.max_uncompressed:
+        raise ElfError(
+            f"{label}: its shared libraries unpack to more than the cap of {limits.max_uncompressed >> 20} MiB"
+        )
+
+
+def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes], limits: Limits | None = None) -> BuildCuda:
     """The build CUDA of a wheel (bytes, a path, or a binary file object), or of an unpacked wheel directory
     (as in uv's cache, ``archive-v0/<id>/``). Scans every ``*.so`` / ``*.so.N``; files that are not ELF are
-    listed in `skipped`. Raises ElfError when the input is not a zip archive or directory."""
+    listed in `skipped`. Raises ElfError when the input is not a zip archive or directory, is not a regular file
+    (a device, a FIFO), or goes over one of `limits` (size, unpacked size, entries, libraries, zip-bomb ratio)."""
+    limits = limits or LIMITS
     scanned: list[str] = []
     skipped: list[str] = []
     evidence: list[Evidence] = []
+    label = str(wheel) if isinstance(wheel, (str, Path)) else "<wheel>"
     if isinstance(wheel, (str, Path)) and Path(wheel).is_dir():
         root = Path(wheel)
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and _is_library(p.name)):
+        libraries: list[Path] = []
+        for entries, p in enumerate(root.rglob("*"), start=1):
+            if entries > limits.max_entries:
+                raise ElfError(f"{label}: more than {limits.max_entries} files; refused (cap on entries)")
+            if _is_library(p.name) and p.is_file():  # is_file: regular files only (no FIFO, no device)
+                libraries.append(p)
+        if len(libraries) > limits.max_libraries:
+            raise ElfError(f"{label}: {len(libraries)} shared libraries, over the cap of {limits.max_libraries}")
+        total = 0
+        for path in sorted(libraries):
+            size = path.stat().st_size
+            _check_entry(path.name, size, size, total, limits, label)
+            total += size
             with path.open("rb") as f:
                 evidence += _scan_file(path.relative_to(root).as_posix(), f, scanned, skipped)
         return summarize(evidence, scanned, skipped)
+    if isinstance(wheel, (str, Path)):
+        regular_file_size(Path(wheel), limits)
+    elif isinstance(wheel, bytes) and len(wheel) > limits.max_wheel_bytes:
+        raise ElfError(f"{label}: over the cap of {limits.max_wheel_bytes >> 20} MiB for a wheel")
     source: IO[bytes] | str | Path = io.BytesIO(wheel) if isinstance(wheel, bytes) else wheel
-    label = str(wheel) if isinstance(wheel, (str, Path)) else "<wheel>"
     try:
         zf = zipfile.ZipFile(source)
     except zipfile.BadZipFile as e:
@@ -373,10 +460,21 @@ def wheel_build_cuda(wheel: bytes | str | Path | IO[bytes]) -> BuildCuda:
     except FileNotFoundError:
         raise ElfError(f"{label}: no such file") from None
     with zf:
-        for info in zf.infolist():
-            if not info.is_dir() and _is_library(info.filename):
-                with zf.open(info) as f:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            raise ElfError(f"{label}: {len(infos)} archive entries, over the cap of {limits.max_entries}")
+        libraries_in = [i for i in infos if not i.is_dir() and _is_library(i.filename)]
+        if len(libraries_in) > limits.max_libraries:
+            raise ElfError(f"{label}: {len(libraries_in)} shared libraries, over the cap of {limits.max_libraries}")
+        total = 0
+        for info in libraries_in:
+            _check_entry(info.filename, info.file_size, info.compress_size, total, limits, label)
+            total += info.file_size
+            try:
+                with zf.open(info) as f:  # reads at most info.file_size bytes (zipfile stops there)
                     evidence += _scan_file(info.filename, f, scanned, skipped)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+                skipped.append(f"{info.filename}: cannot be unpacked ({e})")
     return summarize(evidence, scanned, skipped)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import tomlkit
 from tomlkit.items import Comment, Table
@@ -180,6 +181,49 @@ def find_script_block(text: str, file: str = "notebook") -> ScriptBlock | None:
     return found[0] if found else None
 
 
+def check_block(data: Mapping[str, Any], file: str = "notebook") -> None:
+    """The keys of a parsed `# /// script` block that lockgen reads or rewrites have the types PEP 723 and uv give
+    them; InputError naming the notebook and the key otherwise (never a crash further down)."""
+    where = "# /// script"
+
+    def table(value: Any, key: str) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise InputError(file, f"{where} {key}", "expected a table")
+        return value
+
+    def strings(value: Any, key: str) -> None:
+        if value is None:
+            return
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise InputError(file, f"{where} {key}", "expected an array of strings")
+
+    if data.get("requires-python") is not None and not isinstance(data.get("requires-python"), str):
+        raise InputError(file, f"{where} requires-python", 'expected a string such as ">=3.12"')
+    strings(data.get("dependencies"), "dependencies")
+    tool = table(data.get("tool"), "tool")
+    uv = table(tool.get("uv"), "tool.uv")
+    index = uv.get("index")
+    if index is not None and (not isinstance(index, list) or not all(isinstance(ix, Mapping) for ix in index)):
+        raise InputError(file, f"{where} tool.uv.index", "expected an array of tables ([[tool.uv.index]])")
+    table(uv.get("sources"), "tool.uv.sources")
+    export = table(table(tool.get("lockgen"), "tool.lockgen").get("export"), "tool.lockgen.export")
+    strings(export.get("extra"), "tool.lockgen.export.extra")
+
+
+def _parse_block(toml: str, file: str) -> dict[str, Any]:
+    """A script block's TOML, parsed and checked (InputError naming the notebook otherwise)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(toml)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(file, "# /// script", f"the block is not valid TOML ({e})") from None
+    check_block(data, file)
+    return data
+
+
 def _dependencies_array(extras: Sequence[str], pins: Sequence[Pin]) -> tomlkit.items.Array:
     arr = tomlkit.array()
     for e in extras:
@@ -208,7 +252,9 @@ def _is_exact_pin(text: str) -> bool:
     return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
-def classify_requirements(existing: str | None, export: MemberExport) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def classify_requirements(
+    existing: str | None, export: MemberExport, file: str = "notebook"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(kept, dropped): the requirements of an existing block that are the user's (kept, ahead of the pins), and
     those that go because they are neither the user's nor covered by the lock now.
 
@@ -219,13 +265,8 @@ def classify_requirements(existing: str | None, export: MemberExport) -> tuple[t
     """
     if not existing:
         return (), ()
-    import tomllib
-
-    try:
-        data = tomllib.loads(existing)
-    except tomllib.TOMLDecodeError:
-        return (), ()
-    deps = [str(d) for d in data.get("dependencies", []) if isinstance(d, str)]
+    data = _parse_block(existing, file)
+    deps = list(data.get("dependencies") or [])
     export_table = data.get("tool", {}).get("lockgen", {}).get("export", {})
     recorded = export_table.get("extra") if isinstance(export_table, Mapping) else None
     locked = export.names() | {normalize(export.member)}
@@ -243,15 +284,15 @@ def classify_requirements(existing: str | None, export: MemberExport) -> tuple[t
     return tuple(kept), dropped
 
 
-def render_script_toml(export: MemberExport, existing: str | None = None) -> str:
+def render_script_toml(export: MemberExport, existing: str | None = None, file: str = "notebook") -> str:
     """The TOML of the script block: `requires-python`, `dependencies` (the exact pins) and, when pins come from
     another index, `[[tool.uv.index]]` + `[tool.uv.sources]`. Other keys of `existing` are kept, and so are its
     requirements that are the user's (`classify_requirements`)."""
+    extras, _ = classify_requirements(existing, export, file)  # also checks the block's types
     try:
         old = tomlkit.parse(existing) if existing else tomlkit.document()
     except Exception as e:  # tomlkit raises its own ParseError subclasses
-        raise InputError("notebook", "# /// script", f"the block is not valid TOML ({e})") from None
-    extras, _ = classify_requirements(existing, export)
+        raise InputError(file, "# /// script", f"the block is not valid TOML ({e})") from None
     # The managed keys first (under lockgen's banner), then everything else of the old block in its order.
     doc = tomlkit.document()
     doc.add(tomlkit.comment(BANNER.format(member=export.member)))
@@ -356,7 +397,7 @@ def update_script_block(text: str, export: MemberExport, file: str = "notebook")
     newline = _newline_of(text)
     block = find_script_block(text, file)
     if block is not None:
-        new = comment_block(render_script_toml(export, block.toml), newline)
+        new = comment_block(render_script_toml(export, block.toml, file), newline)
         if not block.final_newline:
             new = new[: -len(newline)]  # the old block ended the file without a newline: keep it that way
         return text[: block.start] + new + text[block.end :]
@@ -374,19 +415,10 @@ def update_script_block(text: str, export: MemberExport, file: str = "notebook")
 
 def script_pins(text: str, file: str = "notebook") -> tuple[str, ...] | None:
     """The `dependencies` of the script block in `text` (None when there is no block)."""
-    import tomllib
-
     block = find_script_block(text, file)
     if block is None:
         return None
-    try:
-        data = tomllib.loads(block.toml)
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(file, "# /// script", f"the block is not valid TOML ({e})") from None
-    deps = data.get("dependencies", [])
-    if not isinstance(deps, list):
-        raise InputError(file, "# /// script dependencies", "expected an array of strings")
-    return tuple(str(d) for d in deps)
+    return tuple(_parse_block(block.toml, file).get("dependencies") or ())
 
 
 # --- Colab -------------------------------------------------------------------------------------------------------

@@ -166,7 +166,8 @@ Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
 
 
 def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    # errors="replace": a tool printing bytes that are not text (a broken driver install) is read, not a crash
+    return subprocess.run(list(argv), capture_output=True, text=True, errors="replace", timeout=timeout, check=False)
 
 
 # ---- driver and GPUs -------------------------------------------------------------------------------------------
@@ -430,6 +431,9 @@ def _python_of(site_dirs: Sequence[Path]) -> str | None:
 
 
 DEEP_SCRIPT = r"""
+import os, sys
+# `python -c` puts the current directory first on sys.path: a torch.py lying there must not stand in for torch
+sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != os.path.realpath(os.getcwd())]
 import json, warnings
 out = {"ok": False, "messages": []}
 with warnings.catch_warnings(record=True) as caught:
@@ -478,12 +482,39 @@ def probe_deep(python: str, run: Runner) -> DeepReport:
 # ---- the seam --------------------------------------------------------------------------------------------------
 
 
+def safe_sys_path(path: Sequence[str] | None = None, cwd: str | None = None) -> list[str]:
+    """`sys.path` without the entries that mean "the current directory" ('' from `python -c`/the REPL, and the
+    directory `python -m` prepends): code lying in the directory lockgen runs in (a project root, say) must not
+    be imported in place of a library."""
+    here = os.path.realpath(cwd or os.getcwd())
+    out = []
+    for p in sys.path if path is None else path:
+        if p in ("", ".") or os.path.realpath(p) == here:
+            continue
+        out.append(p)
+    return out
+
+
 def _import_pynvml() -> Any:
+    """The installed NVML binding (nvidia-ml-py), imported with `safe_sys_path` only: a `pynvml.py` in the current
+    directory or project root is never executed. None when it is not installed or fails to import."""
+    import importlib
+
+    here = os.path.realpath(os.getcwd())
+    loaded = sys.modules.get("pynvml")
+    if loaded is not None:
+        origin = os.path.realpath(getattr(loaded, "__file__", None) or "")
+        if os.path.dirname(origin) != here:
+            return loaded
+        del sys.modules["pynvml"]  # someone imported the local one: do not reuse it
+    saved = sys.path[:]
+    sys.path[:] = safe_sys_path(saved)
     try:
-        import pynvml  # type: ignore[import-not-found]
+        return importlib.import_module("pynvml")
     except Exception:  # not installed, or a broken install: fall back to nvidia-smi
         return None
-    return pynvml
+    finally:
+        sys.path[:] = saved
 
 
 def probe_host(

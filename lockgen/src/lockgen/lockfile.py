@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,16 @@ class Requirement:
     marker: str | None = None
     extras: tuple[str, ...] = ()
     index: str | None = None
+    direct: str | None = None  # "git+URL", a URL, or a local path: a requirement that names its artifact
+
+    @property
+    def text(self) -> str:
+        """As a PEP 508 string (`torch==2.10.0; sys_platform == 'linux'`, `foo @ git+https://...`)."""
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        marker = f"; {self.marker}" if self.marker else ""
+        if self.direct and "://" in self.direct:
+            return f"{self.name}{extras} @ {self.direct}{marker}"
+        return f"{self.name}{extras}{'' if self.direct else self.specifier}{marker}"
 
 
 @dataclass(frozen=True)
@@ -148,13 +158,31 @@ def normalize(name: str) -> str:
     return out
 
 
+def _str(raw: Any, path: str, optional: bool = True) -> Any:
+    """A string field (None allowed when `optional`); InputError naming the key for any other type."""
+    if raw is None and optional:
+        return None
+    if not isinstance(raw, str):
+        raise InputError("uv.lock", path, f"expected a string, got {type(raw).__name__} {raw!r}"[:200])
+    return raw
+
+
+def _strs(raw: Any, path: str) -> tuple[str, ...]:
+    """A list of strings (absent: empty)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InputError("uv.lock", path, f"expected an array of strings, got {type(raw).__name__}")
+    return tuple(_str(x, f"{path}[{i}]", optional=False) for i, x in enumerate(raw))
+
+
 def _source(raw: Any, path: str) -> Source:
     if not isinstance(raw, Mapping) or len(raw) != 1:
         raise InputError("uv.lock", path, "expected a table with one key such as registry or editable")
     ((kind, value),) = raw.items()
     if kind not in SOURCE_KINDS:
         raise InputError("uv.lock", path, f"unknown source kind {kind!r}")
-    return Source(kind, str(value))
+    return Source(kind, _str(value, f"{path}.{kind}", optional=False))
 
 
 def _deps(raw: Any, path: str) -> tuple[Dependency, ...]:
@@ -168,11 +196,11 @@ def _deps(raw: Any, path: str) -> tuple[Dependency, ...]:
             raise InputError("uv.lock", f"{path}[{i}]", "expected a table with a name")
         out.append(
             Dependency(
-                name=normalize(d["name"]),
-                version=d.get("version"),
+                name=normalize(_str(d["name"], f"{path}[{i}].name", optional=False)),
+                version=_str(d.get("version"), f"{path}[{i}].version"),
                 source=_source(d["source"], f"{path}[{i}].source") if "source" in d else None,
-                marker=d.get("marker"),
-                extras=tuple(d.get("extra", ())),
+                marker=_marker(d.get("marker"), f"{path}[{i}].marker"),
+                extras=_strs(d.get("extra"), f"{path}[{i}].extra"),
             )
         )
     return tuple(out)
@@ -186,13 +214,47 @@ def _groups(raw: Any, path: str) -> tuple[tuple[str, tuple[Dependency, ...]], ..
     return tuple((normalize(k), _deps(v, f"{path}.{k}")) for k, v in raw.items())
 
 
+def _marker(raw: Any, path: str) -> str | None:
+    """A PEP 508 marker string as uv writes it; InputError when it is not a string or does not parse."""
+    text = _str(raw, path)
+    if text is None:
+        return None
+    problem = _marker_problem(text)
+    if problem:
+        raise InputError("uv.lock", path, f"not a PEP 508 marker: {problem}"[:300])
+    return text
+
+
+@cache
+def _marker_problem(text: str) -> str | None:
+    """Why `text` is not a marker, or None (a lock repeats a dozen markers hundreds of times: parse each once)."""
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        Marker(text)
+    except InvalidMarker as e:
+        return str(e)
+    return None
+
+
 def _artifact(raw: Any, path: str) -> Artifact:
     if not isinstance(raw, Mapping):
         raise InputError("uv.lock", path, "expected a table with url/path/filename and hash")
     loc = raw.get("url") or raw.get("path") or raw.get("filename")
     if not loc:
         raise InputError("uv.lock", path, "has no url, path or filename")
-    return Artifact(str(loc), raw.get("hash"))
+    key = next(k for k in ("url", "path", "filename") if raw.get(k))
+    return Artifact(_str(loc, f"{path}.{key}", optional=False), _str(raw.get("hash"), f"{path}.hash"))
+
+
+def _direct(row: Mapping[str, Any], where: str = "requires-dist") -> str | None:
+    """The artifact a requires-dist row names itself (git, url, path, editable, directory), if any."""
+    if "git" in row:
+        return f"git+{_str(row['git'], f'{where}.git', optional=False)}"
+    for key in ("url", "path", "editable", "directory"):
+        if key in row:
+            return _str(row[key], f"{where}.{key}", optional=False)
+    return None
 
 
 def parse_lock(data: Mapping[str, Any], file: str = "uv.lock") -> Lock:
@@ -207,7 +269,7 @@ def parse_lock(data: Mapping[str, Any], file: str = "uv.lock") -> Lock:
 
 def _parse_lock(data: Mapping[str, Any]) -> Lock:
     version = data.get("version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise InputError("uv.lock", "version", "missing or not an integer: is this a uv.lock?")
     if version != 1:
         raise InputError("uv.lock", "version", f"lock format {version} is not supported (lockgen reads version 1)")
@@ -218,22 +280,29 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
     for i, p in enumerate(raw_pkgs):
         path = f"package[{i}]"
         if not isinstance(p, Mapping) or not isinstance(p.get("name"), str):
-            raise InputError("uv.lock", f"{path}.name", "missing")
+            raise InputError("uv.lock", f"{path}.name", "missing or not a string")
         if "source" not in p:
             raise InputError("uv.lock", f"{path}.source", f"missing for {p['name']}")
         path = f"package[{i}] ({p['name']})"
         meta = p.get("metadata", {})
+        if not isinstance(meta, Mapping):
+            raise InputError("uv.lock", f"{path}.metadata", "expected a table")
+        raw_reqs = meta.get("requires-dist", [])
+        if not isinstance(raw_reqs, list):
+            raise InputError("uv.lock", f"{path}.metadata.requires-dist", "expected an array of tables")
         reqs = []
-        for j, r in enumerate(meta.get("requires-dist", []) if isinstance(meta, Mapping) else []):
+        for j, r in enumerate(raw_reqs):
+            where = f"{path}.metadata.requires-dist[{j}]"
             if not isinstance(r, Mapping) or "name" not in r:
-                raise InputError("uv.lock", f"{path}.metadata.requires-dist[{j}]", "expected a table with a name")
+                raise InputError("uv.lock", where, "expected a table with a name")
             reqs.append(
                 Requirement(
-                    name=normalize(r["name"]),
-                    specifier=r.get("specifier", ""),
-                    marker=r.get("marker"),
-                    extras=tuple(r.get("extras", ())),
-                    index=r.get("index"),
+                    name=normalize(_str(r["name"], f"{where}.name", optional=False)),
+                    specifier=_str(r.get("specifier"), f"{where}.specifier") or "",
+                    marker=_marker(r.get("marker"), f"{where}.marker"),
+                    extras=_strs(r.get("extras"), f"{where}.extras"),
+                    index=_str(r.get("index"), f"{where}.index"),
+                    direct=_direct(r, where),
                 )
             )
         wheels = p.get("wheels", [])
@@ -242,7 +311,7 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
         packages.append(
             LockedPackage(
                 name=normalize(p["name"]),
-                version=p.get("version"),
+                version=_str(p.get("version"), f"{path}.version"),
                 source=_source(p["source"], f"{path}.source"),
                 dependencies=_deps(p.get("dependencies"), f"{path}.dependencies"),
                 optional_dependencies=_groups(p.get("optional-dependencies"), f"{path}.optional-dependencies"),
@@ -250,20 +319,33 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
                 wheels=tuple(_artifact(w, f"{path}.wheels[{k}]") for k, w in enumerate(wheels)),
                 sdist=_artifact(p["sdist"], f"{path}.sdist") if "sdist" in p else None,
                 requires_dist=tuple(reqs),
-                resolution_markers=tuple(p.get("resolution-markers", ())),
+                resolution_markers=_strs(p.get("resolution-markers"), f"{path}.resolution-markers"),
             )
         )
-    conflicts = tuple(tuple(item for item in group) for group in data.get("conflicts", ()))
+    raw_conflicts = data.get("conflicts", [])
+    if not isinstance(raw_conflicts, list) or not all(
+        isinstance(group, list) and all(isinstance(item, Mapping) for item in group) for group in raw_conflicts
+    ):
+        raise InputError("uv.lock", "conflicts", "expected an array of arrays of tables")
+    conflicts = tuple(tuple(item for item in group) for group in raw_conflicts)
     manifest = data.get("manifest", {})
+    if not isinstance(manifest, Mapping):
+        raise InputError("uv.lock", "manifest", "expected a table")
+    revision = data.get("revision", 0)
+    if not isinstance(revision, int) or isinstance(revision, bool):
+        raise InputError("uv.lock", "revision", f"expected an integer, got {revision!r}"[:200])
+    options = data.get("options", {})
+    if not isinstance(options, Mapping):
+        raise InputError("uv.lock", "options", "expected a table")
     return Lock(
         version=version,
-        revision=int(data.get("revision", 0)),
-        requires_python=str(data.get("requires-python", "")),
+        revision=revision,
+        requires_python=_str(data.get("requires-python"), "requires-python") or "",
         packages=tuple(packages),
         conflicts=conflicts,
-        members=tuple(manifest.get("members", ())) if isinstance(manifest, Mapping) else (),
-        supported_markers=tuple(data.get("supported-markers", ())),
-        options=dict(data.get("options", {})),
+        members=_strs(manifest.get("members"), "manifest.members"),
+        supported_markers=_strs(data.get("supported-markers"), "supported-markers"),
+        options=dict(options),
     )
 
 

@@ -117,3 +117,29 @@ def _next_cuda(window: Window, knowledge: Knowledge) -> CudaVersion | None:
 def summarize_pins(pins: Mapping[str, Mapping[str, str]]) -> Sequence[str]:
     """Lines `file: name==v` for messages."""
     return [f"{f}: {n}{s}" for f, ps in pins.items() for n, s in ps.items()]
+
+
+def explain_uv_failure(failure: object, uv_message: str) -> str:
+    """A uv failure that is not "no solution" (lockgen.uvtool.UvFailure): what failed and what helps, then uv's
+    own words once."""
+    kind = getattr(failure, "kind", "other")
+    summary = getattr(failure, "summary", "")
+    ways = {
+        "network": [
+            "check the connection to that host (a proxy, a VPN, a firewall)",
+            "retry; or use a mirror (`UV_INDEX_URL`/`[[tool.uv.index]]`) or `--offline` with a warm uv cache",
+        ],
+        "offline": ["run once with the network available so uv's cache holds the packages"],
+        "build": [
+            "uv builds a package's metadata when no wheel carries it: install its build dependencies, or declare "
+            "them (`[tool.uv] extra-build-dependencies`), or pin a version that ships a wheel",
+        ],
+    }.get(kind, ["read uv's message below; `uv lock -v` shows more"])
+    title = {
+        "network": "uv could not reach the network",
+        "offline": "uv's cache cannot answer offline",
+        "build": "a package failed to build",
+    }.get(kind, "uv failed")
+    out = [f"{title}: {summary}.", "ways out:", *(f"  - {w}" for w in ways), "uv said:"]
+    out.extend(f"  {ln}" for ln in _cause_lines(uv_message)[-25:])
+    return "\n".join(out)

@@ -42,8 +42,35 @@ def notebooks(ws: Workspace) -> tuple[Notebook, ...]:
         member = normalize(item["member"])
         if member not in ws.members:
             raise InputError("pyproject.toml", f"{key}[{i}].member", f"no member {item['member']!r}")
+        check_path(ws.root, item["path"], f"{key}[{i}].path")
         out.append(Notebook(item["path"], member))
     return tuple(out)
+
+
+def check_path(root: Path, rel: str, key: str) -> None:
+    """A notebook lockgen may rewrite: inside the project after resolving symlinks, and itself a regular file or
+    not there yet - never a symlink (lockgen would replace the link), a FIFO or a device. InputError naming the
+    key otherwise."""
+    import os
+    import stat
+
+    from lockgen.schema import inside
+
+    inside(root, rel, "pyproject.toml", key)
+    try:
+        mode = os.lstat(root / rel).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InputError("pyproject.toml", key, f"{rel!r} cannot be read: {e.strerror}") from None
+    if stat.S_ISLNK(mode):
+        raise InputError(
+            "pyproject.toml",
+            key,
+            f"{rel!r} is a symbolic link: name the notebook itself (lockgen never replaces links)",
+        )
+    if not stat.S_ISREG(mode):
+        raise InputError("pyproject.toml", key, f"{rel!r} is not a regular file")
 
 
 def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
@@ -52,10 +79,10 @@ def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
 
     path = ws.root / nb.path
     try:
-        current = path.read_bytes().decode("utf-8") if path.exists() else ""
+        current = path.read_bytes().decode("utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(nb.path, None, f"cannot be read: {e}") from None
-    return path, current, render(ws, nb.member, "pep723", current)
+    return path, current, render(ws, nb.member, "pep723", current, nb.path)
 
 
 def rule_notebooks(ws: Workspace) -> list[Violation]:

@@ -31,9 +31,24 @@ def python_of(lock: Lock) -> str:
     return f"{m.group(1)}.{m.group(2)}" if m else "3.12"
 
 
-def environment(lock: Lock, machine: str, member: str | None) -> dict[str, str]:
-    """A PEP 508 marker environment for Linux on `machine`, with the member's conflict extra active."""
+def conflict_item(project: str, kind: str | None = None, name: str | None = None) -> str:
+    """The marker extra uv writes for a conflict item: `project-5-train`, `extra-5-myapp-cu128`,
+    `group-5-myapp-cuda13` (the number is the length of the normalised project name)."""
+    proj = normalize(project)
+    if kind is None or name is None:
+        return conflict_extra(proj)
+    return f"{kind}-{len(proj)}-{proj}-{normalize(name)}"
+
+
+def environment(
+    lock: Lock, machine: str, member: str | None, active: frozenset[str] | None = None
+) -> dict[str, str | frozenset[str]]:
+    """A PEP 508 marker environment for Linux on `machine`. `extra` is the set of active conflict items: the
+    member's package item, plus `active` (its selected extras and groups, as uv encodes them)."""
     py = python_of(lock)
+    items = set(active or ())
+    if member:
+        items.add(conflict_extra(member))
     return {
         "implementation_name": "cpython",
         "implementation_version": f"{py}.0",
@@ -46,7 +61,7 @@ def environment(lock: Lock, machine: str, member: str | None) -> dict[str, str]:
         "python_full_version": f"{py}.0",
         "python_version": py,
         "sys_platform": "linux",
-        "extra": conflict_extra(member) if member else "",
+        "extra": frozenset(items),
     }
 
 
@@ -55,7 +70,7 @@ def _marker(text: str) -> Marker:
     return Marker(text)
 
 
-def marker_holds(marker: str | None, env: Mapping[str, str]) -> bool:
+def marker_holds(marker: str | None, env: Mapping[str, str | frozenset[str]]) -> bool:
     """Evaluate a lock marker in `env` (no marker means always)."""
     if not marker:
         return True
@@ -63,7 +78,7 @@ def marker_holds(marker: str | None, env: Mapping[str, str]) -> bool:
 
 
 @lru_cache(maxsize=16384)
-def _holds(marker: str, env: tuple[tuple[str, str], ...]) -> bool:
+def _holds(marker: str, env: tuple[tuple[str, str | frozenset[str]], ...]) -> bool:
     try:
         return _marker(marker).evaluate(dict(env))
     except InvalidMarker as e:
@@ -71,14 +86,19 @@ def _holds(marker: str, env: tuple[tuple[str, str], ...]) -> bool:
 
 
 def closure(
-    lock: Lock, start: LockedPackage, env: Mapping[str, str], groups: tuple[str, ...] = ("dev",)
+    lock: Lock,
+    start: LockedPackage,
+    env: Mapping[str, str | frozenset[str]],
+    groups: tuple[str, ...] = ("dev",),
+    extras: tuple[str, ...] = (),
 ) -> dict[str, LockedPackage]:
-    """Every package reachable from `start` in `env` (start included), keyed by name."""
+    """Every package reachable from `start` in `env` (start included), keyed by name: its dependencies, the
+    dependency groups `groups` and the extras `extras` of `start`, and everything those reach."""
     out: dict[str, LockedPackage] = {start.name: start}
     seen: set[tuple[object, str | None]] = set()
     stack: list[tuple[LockedPackage, str | None]] = [(start, None)]
     first = [dep for g, deps in start.dev_dependencies if g in groups for dep in deps]
-    pending_first: list[Dependency] = list(first)
+    pending_first: list[Dependency] = list(first) + [dep for x in extras for dep in start.extra(normalize(x))]
     env_key = tuple(sorted(env.items()))
     while stack:
         pkg, extra = stack.pop()

@@ -9,7 +9,6 @@ and every write through the Transaction, so tests can fake uv and inject faults.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +29,14 @@ from lockgen.edit import (
 from lockgen.errors import LockgenError
 from lockgen.family import family_of
 from lockgen.lockfile import normalize
-from lockgen.nosolution import Attempt, explain_failure
-from lockgen.txn import Transaction
+from lockgen.nosolution import Attempt, explain_failure, explain_uv_failure
+from lockgen.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.ui import Reporter
-from lockgen.uvtool import UvResult, run_uv
+from lockgen.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.workspace import Workspace, load_workspace
 
 MAX_STEERING_ROUNDS = 3
+PROJECT_RULES = frozenset({"strict-pin", "index", "hash", "source"})
 Runner = Callable[..., UvResult]
 # A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
 Steer = Callable[[Workspace], list[tuple[str, str, str]]]
@@ -46,6 +46,22 @@ PreExclude = Callable[[Workspace], list[tuple[str, str, str]]]
 
 class ResolutionFailed(LockgenError):
     """uv found no solution; the message says why in the user's terms."""
+
+    exit_code = 1
+
+
+class UvRunFailed(LockgenError):
+    """uv failed for a reason other than "no solution": a network, build or cache failure. Nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Downgrade(LockgenError):
+    """A bump would leave a package older than before that it was not asked to move down; nothing was written."""
 
     exit_code = 1
 
@@ -114,6 +130,25 @@ class Outcome:
         }
 
 
+def empty_window_message(window: Any) -> str:
+    """One line: why no CUDA runs on the fleet - the lowest driver any known CUDA needs, and the GPUs that rule
+    CUDA versions out."""
+    fleet = window.fleet
+    drivers = [e for e in window.excluded if e.reason == "driver"]
+    gpus = sorted(
+        {e.detail.split(" (compute")[0].split("cannot target ")[-1] for e in window.excluded if e.reason == "gpu"}
+    )
+    parts = []
+    if drivers:
+        oldest = min(drivers, key=lambda e: e.cuda)
+        parts.append(f"the oldest CUDA lockgen knows ({oldest.cuda}) needs {oldest.detail.split('needs ')[-1]}")
+    if gpus:
+        parts.append(f"no single CUDA targets every GPU ({', '.join(gpus)})")
+    return f"no CUDA version runs on the whole fleet ({fleet.describe()}): " + "; ".join(
+        parts or ["see data/cuda.toml"]
+    )
+
+
 def now_stamp() -> str:
     """The current UTC time as uv's exclude-newer wants it (seconds precision)."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -154,6 +189,8 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[MemberChange, 
         cb, pb = before.get(m, (None, {}))
         ca, pa = after.get(m, (None, {}))
         changes = tuple((n, pb.get(n), pa.get(n)) for n in sorted(set(pb) | set(pa)) if pb.get(n) != pa.get(n))
+        if cb is None and ca is None and not changes and not (pb or pa):
+            continue  # a CPU-only project (the tooling root): nothing to report
         out.append(MemberChange(m, cb, ca, changes))
     return tuple(out)
 
@@ -177,12 +214,47 @@ def relock(
     pre_exclude: PreExclude | None = None,
     steer: Steer | None = None,
     finalize: bool = True,
+    apply: bool = True,
 ) -> Outcome:
-    """Run lock or bump on the workspace at `root` as one transaction (see the module docstring).
+    """Run lock or bump on the project at `root` as one transaction that cannot be half-applied.
 
-    `finalize=False` stops after the resolution (lockgen matrix: the resolution is all that is wanted)."""
-    run = _Relock(root, request, reporter or Reporter(quiet=True), runner, pre_exclude, steer)
-    with Transaction(root, workspace_files(run.ws), fault=fault) as tx:
+    Under the workspace lock, the project is copied to a private staging directory (lockgen.stage) and the whole
+    lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
+    atomic renames under a journal (lockgen.txn.apply_changes): a kill at any moment leaves the old files, or the
+    journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
+    resolution (both write nothing to the project)."""
+    reporter = reporter or Reporter(quiet=True)
+    # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
+    workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
+    with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
+        stage = stage_copy(root, Path(tmp))
+        outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)
+        if not (apply and finalize) or not outcome.changed_files:
+            return outcome
+        changes = {rel: (stage / rel).read_bytes() for rel in outcome.changed_files if (stage / rel).exists()}
+        gone = [rel for rel in outcome.changed_files if not (stage / rel).exists()]
+        if gone:  # lock/bump never delete a file; a vanished one is a bug, not something to apply
+            raise LockgenError(f"internal: the staged result lost {', '.join(gone)}")
+        label = f"lockgen {request.kind}" + (f" {request.package}" if request.package else "")
+        reporter.step(f"applying {len(changes)} file(s) to the project")
+        apply_changes(root, changes, label, fault)
+    return outcome
+
+
+def relock_here(
+    root: Path,
+    request: Request,
+    reporter: Reporter,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+) -> Outcome:
+    """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
+    Transaction that restores every file on failure."""
+    run = _Relock(root, request, reporter, runner, pre_exclude, steer)
+    with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
         run.tx = tx
         run.plan()
         run.resolve()
@@ -216,8 +288,7 @@ class _Relock:
         self.ws = ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
         self.window = ws.window
         if not self.window.allowed:
-            reasons = "; ".join(sorted({e.detail for e in self.window.excluded}))
-            raise EmptyWindow(f"no CUDA version runs on the whole fleet ({ws.fleet.describe()}): {reasons}")
+            raise EmptyWindow(empty_window_message(self.window))
         self.fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
         members = list(ws.members) if self.fresh else [m for m in ws.members if ws.lock.by_name(m)]
         if request.member and request.member not in members:
@@ -240,10 +311,20 @@ class _Relock:
         self.pins_written: dict[str, dict[str, str]] = {}
         self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
         self.originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in self.targets}
+        # when the root is itself a project, its requirements and the fleet's caps live in one file: both edits
+        # are composed into it (the member edit first, then the root's tables), never one over the other
+        self.root_member = next((m for m in self.targets if ws.members[m].path == "."), None)
+        self.member_texts: dict[str, str] = {}
         uv_cfg = ws.pyproject.get("tool", {}).get("uv", {})
-        self.stamp = request.exclude_newer or (
-            now_stamp() if request.kind == "bump" else str(uv_cfg.get("exclude-newer") or now_stamp())
-        )
+        # exclude-newer: kept as the project has it; `bump` moves it to now; a project without one gets one only when
+        # it is locked from nothing (adding it to an existing lock would make uv re-resolve everything)
+        current = uv_cfg.get("exclude-newer")
+        if request.exclude_newer:
+            self.stamp: str | None = request.exclude_newer
+        elif request.kind == "bump":
+            self.stamp = now_stamp() if current else None
+        else:
+            self.stamp = str(current) if current else (now_stamp() if self.fresh else None)
         self.cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
         self.chosen = self.cuda_index.choose(self.window) if self.cuda_index else None
 
@@ -264,8 +345,11 @@ class _Relock:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             self.tx.write(path, text.encode("utf-8"))
 
-    def fail(self, res: UvResult) -> ResolutionFailed:
-        """uv's failure, explained in the user's terms."""
+    def fail(self, res: UvResult) -> LockgenError:
+        """uv's failure, told apart (no solution, network, build, offline cache) and explained in the user's terms."""
+        failure = classify_uv_failure(res.stderr, res.returncode)
+        if failure.kind != "no-solution":
+            return UvRunFailed(explain_uv_failure(failure, res.stderr), failure.kind)
         attempt = Attempt(self.window, tuple(self.entries), self.pins_written, self.request.package, self.request.to)
         return ResolutionFailed(explain_failure(res.stderr, attempt, self.ws.knowledge))
 
@@ -333,21 +417,40 @@ class _Relock:
         entries = list(runtime_constraints(self.window)) + [c for _, c, _ in self.pre]
         entries += exclusion_constraints((n, v) for n, v, _ in self.steered)
         entries += self.extra_constraints
-        text = set_exclude_newer(set_managed_constraints(self.original_root, entries), self.stamp)
+        self.entries = entries
+        self.write_root_file()
+
+    def root_text(self, base: str) -> str:
+        """The root pyproject's own edits (managed constraints, exclude-newer, CUDA index) applied to `base`."""
+        text = set_managed_constraints(base, self.entries)
+        if self.stamp:
+            text = set_exclude_newer(text, self.stamp)
         if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
             chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
             text = set_cuda_index(
                 text, f"lockgen-{chosen[0]}" if chosen else None, chosen[1] if chosen else None, packages
             )
-        self.write(self.root / "pyproject.toml", text)
-        self.entries = entries
+        return text
+
+    def write_root_file(self) -> None:
+        """Write the root pyproject: its own edits over the root project's requirement edits, if any."""
+        base = self.member_texts.get(self.root_member or "", self.original_root)
+        self.write(self.root / "pyproject.toml", self.root_text(base))
+
+    def write_member(self, member: str, text: str) -> None:
+        """Write a member's pyproject (the root's, composed with the root edits, when the root is the project)."""
+        if member == self.root_member:
+            self.member_texts[member] = text
+            self.write_root_file()
+        else:
+            self.write(self.root / self.ws.members[member].pyproject_file, text)
 
     def write_relaxed(self) -> None:
         """Each member pyproject: the original text with the pins that must move freed (floors applied)."""
         for m, specs in self.relax.items():
             wanted = {**specs, **self.floors.get(m, {})}
             file = self.ws.members[m].pyproject_file
-            self.write(self.root / file, set_requirements(self.originals[m], wanted, record_ranges=False))
+            self.write_member(m, set_requirements(self.originals[m], wanted, record_ranges=False))
             self.pins_written[file] = {k: v for k, v in wanted.items() if v}
 
     # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
@@ -359,6 +462,8 @@ class _Relock:
             res = self.uv(
                 ["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})"
             )
+            if res.returncode != 0 and classify_uv_failure(res.stderr, res.returncode).kind != "no-solution":
+                raise self.fail(res)
             if res.returncode != 0 and any(self.floors.values()):
                 self.reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
                 self.floors = {m: {} for m in self.floors}
@@ -433,13 +538,12 @@ class _Relock:
                 if name in installed and name in direct and installed[name].version:
                     pins[name] = f"=={installed[name].version}"
             # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
-            self.write(self.root / ws_new.members[m].pyproject_file, set_requirements(self.originals[m], pins))
+            self.write_member(m, set_requirements(self.originals[m], pins))
         lock_file = self.root / "uv.lock"
         pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
-        same_constraints = tuple(self.entries) == managed_constraints(ws.pyproject)
-        if same_constraints and _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
-            # nothing moved: the original files already record exactly this - put them back, no second uv run
-            # (exclude-newer stays where it was: it moves only when something does)
+        if _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
+            # nothing moved: the lock already fits the fleet - put every file back, no second uv run (the caps and
+            # exclude-newer are written only when something moves: a lock that fits stays put, byte for byte)
             for p, data in tx.snapshot.items():
                 if data is not None and (p.read_bytes() if p.exists() else None) != data:
                     tx.write(p, data)
@@ -454,32 +558,69 @@ class _Relock:
 
     def finish(self) -> Workspace:
         """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
-        from lockgen.commands.check import check_workspace
+        from lockgen.checking import run_check
         from lockgen.notebooks import notebooks, refreshed
 
         ws_final = load_workspace(self.root)
-        _write_toolchain(ws_final, self.tx)
+        if self.request.kind == "bump":
+            self.refuse_downgrades(ws_final)
+        if wants_toolchain(ws_final):
+            _write_toolchain(ws_final, self.tx)
         for nb in notebooks(ws_final):
             path, current, new_text = refreshed(ws_final, nb)
             if new_text != current:
                 self.tx.write(path, new_text.encode("utf-8"))
         # the toolchain and notebook rules read their files at check time: no need to load the workspace again
-        _, violations = check_workspace(ws_final, use_uv=False)
+        # what lock/bump answer for: the fleet (window, one CUDA, builds) and the files they write (toolchain,
+        # notebooks). Findings about how the project is written (ranges on CUDA builds, indexes, hashes) are
+        # `check`'s to report; a lock that fits is not refused for them.
+        violations = [v for v in run_check(ws_final, use_uv=False).violations if v.rule not in PROJECT_RULES]
         if violations:
             lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
             raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
         return ws_final
 
+    def refuse_downgrades(self, ws_final: Workspace) -> None:
+        """A bump never ends with a package older than before, unless `--to` asked for that package or the fleet no
+        longer admits the member (the family moves with it)."""
+        from packaging.version import InvalidVersion, Version
+
+        asked = normalize(self.request.package) if self.request.package and self.request.to else None
+        down = []
+        for m in self.targets:
+            if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
+                continue
+            old, new = self.ws.installed(m), ws_final.installed(m)
+            # `--to` may move the package down, and with it what is built against it (its family); so may a fleet
+            # that no longer admits the member (its torch family must move into the window)
+            allowed = family_of(asked, old) | {asked} if asked else set()
+            if _must_move(self.ws, m, self.pre):
+                allowed |= family_of(normalize(self.request.package or "torch"), old) | family_of("torch", old)
+            for name, pkg in sorted(old.items()):
+                after = new.get(name)
+                if name in allowed or after is None or not pkg.version or not after.version or pkg.is_workspace:
+                    continue
+                try:
+                    if Version(after.version) < Version(pkg.version):
+                        down.append(f"{m}: {name} {pkg.version} -> {after.version}")
+                except InvalidVersion:
+                    continue
+        if down:
+            raise Downgrade(
+                "the bump would move these down, which was not asked for; nothing was written: "
+                + "; ".join(down)
+                + ". Bump those packages first, pin them, or name the version with --to"
+            )
+
     def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
-        """What was done, for the report."""
-        return Outcome(
-            _diff(self.before, _snapshot_members(final)),
-            self.uv_runs,
-            tuple(self.entries),
-            _excl(self.pre, self.steered),
-            changed,
-            self.window.warnings,
-        )
+        """What was done, for the report: exclusions are listed only for packages that moved or were steered (a
+        constraint about a package that did not move is no news)."""
+        members = _diff(self.before, _snapshot_members(final))
+        moved = {name for m in members for name, _, _ in m.changes}
+        pre = [p for p in self.pre if p[0] in moved]
+        earlier = set(_previous_exclusions(self.ws))
+        steered = [s for s in self.steered if s not in earlier or s[0] in moved]
+        return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
 def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
@@ -549,6 +690,16 @@ def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
     return frozenset((p.name, p.version, str(p.source)) for p in ws.lock.packages)
 
 
+def wants_toolchain(ws: Workspace) -> bool:
+    """Whether lock/bump keep nix/toolchain.json (lockgen.toolchain.wants_toolchain: a flake.nix, or
+    `[tool.lockgen] toolchain = true`), or the file is there already."""
+    from lockgen.toolchain import TOOLCHAIN_FILE
+    from lockgen.toolchain import wants_toolchain as wants
+
+    asked = ws.lockgen_config.get("toolchain")
+    return wants(ws.root, ws.lockgen_config) or (asked is not False and (ws.root / TOOLCHAIN_FILE).is_file())
+
+
 def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
     from lockgen.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
 
@@ -558,29 +709,14 @@ def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
         tx.write(path, data)
 
 
-STAGE_FILES = ("pyproject.toml", "uv.lock", ".python-version", "nix/toolchain.json")
-
-
-def _stage_extra(ws: Workspace) -> list[str]:
-    from lockgen.notebooks import notebooks
-
-    return [nb.path for nb in notebooks(ws)]
-
-
 def stage_copy(ws_root: Path, dest: Path) -> Path:
-    """Copy what uv needs to lock the workspace (pyprojects, lock, toolchain) into `dest`."""
-    ws = load_workspace(ws_root)
-    rels = list(STAGE_FILES) + [m.pyproject_file for m in ws.members.values() if m.path != "."] + _stage_extra(ws)
-    for rel in rels:
-        src = ws_root / rel
-        if src.exists():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
+    """A working copy of the project in `dest` (lockgen.stage); returns the project root inside it."""
+    from lockgen.stage import stage_copy as copy
+
+    return copy(ws_root, dest)
 
 
 def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
-    """Compute the outcome in a temporary copy; the workspace is never touched."""
-    with tempfile.TemporaryDirectory(prefix="lockgen-dry-") as tmp:
-        stage = stage_copy(root, Path(tmp))
-        return relock(stage, request, **kwargs)
+    """Compute the outcome in a staging copy; the project is never touched (and a dry run never copies a project
+    another lockgen is changing: it takes the workspace lock while it runs)."""
+    return relock(root, request, apply=False, **kwargs)

@@ -86,39 +86,9 @@ def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
     return out
 
 
-def known_floors(ws: Workspace) -> list[tuple[str, str]]:
-    """(constraint, reason): a compiled package a member depends on directly stays within the builds the table
-    knows. Without it uv may settle on an ancient release whose CUDA nobody checked - on a 535 fleet it picked
-    vllm 0.2.5, which has no wheel for Python 3.12 and would build from source at install time."""
-    from packaging.utils import canonicalize_name
-    from packaging.version import Version
-
-    direct: set[str] = set()
-    for m in ws.members.values():
-        for text in m.requirements:
-            name = re.match(r"\s*([A-Za-z0-9_.-]+)", text)
-            if name:
-                direct.add(canonicalize_name(name.group(1)))
-    lows: dict[str, Version] = {}
-    for row in load_build_table():
-        pkg = canonicalize_name(row.package)
-        low = _bound(row.versions, (">=", "==", ">"))
-        if row.local or pkg not in direct or low is None:
-            continue
-        v = Version(low)
-        lows[pkg] = min(lows.get(pkg, v), v)
-    return [
-        (
-            f"{pkg}>={low}",
-            f"the oldest {pkg} build lockgen's table knows (data/builds.toml); older releases are unchecked",
-        )
-        for pkg, low in sorted(lows.items())
-    ]
-
-
 def pre_exclude(ws: Workspace) -> list[tuple[str, str, str]]:
     """The pre-resolution exclusions as (package, constraint, reason) for lockgen.resolve."""
-    return [(c.split("<")[0].split(">")[0], c, r) for c, r in pre_constraints(ws) + known_floors(ws)]
+    return [(c.split("<")[0].split(">")[0], c, r) for c, r in pre_constraints(ws)]
 
 
 def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:

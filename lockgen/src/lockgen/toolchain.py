@@ -2,10 +2,19 @@
 
 `nix/toolchain.json` is written by lockgen from the lock (`lockgen toolchain --write`) and read by flake.nix, so
 moving CUDA never needs a hand edit in Nix. It carries no knowledge of its own: the nixpkgs attribute per CUDA
-comes from data/cuda.toml, the sets a pinned nixpkgs revision has from data/nixpkgs.toml.
+comes from data/cuda.toml, the sets each pinned nixpkgs revision has from data/nixpkgs.toml.
 
-Pure core: `toolchain_for`, `compare_toolchain`, `guard_verdict`. I/O at the edges: `write_toolchain`,
-`read_json_file`, `rule_toolchain` (reads nix/toolchain.json and flake.lock next to the workspace).
+The flake pins several nixpkgs inputs (flake.lock). Each member's set comes from the first pinned input that has
+it (`choose_input`: the main `nixpkgs` input first, then the others, newest revision first). When none has it the
+entry says so (`"input": null` and a `"missing"` message): `check` warns, `lock` still writes a correct lock, and
+`nix develop` for that member stops with the same message. Nix never vetoes a lock that is right for the fleet.
+
+The file also lists, per member and Linux system, the locked wheels the member installs (`images`), so that
+`nix build .#<member>-image` installs exactly them from uv.lock's URLs and hashes without running a resolver.
+
+Pure core: `toolchain_expected`, `choose_input`, `image_wheels`, `compare_toolchain`, `toolchain_warnings_for`,
+`guard_verdict`. I/O at the edges: `toolchain_for`, `write_toolchain`, `read_json_file`, `rule_toolchain`,
+`toolchain_warnings` (they read flake.lock and nix/toolchain.json next to the workspace).
 """
 
 from __future__ import annotations
@@ -25,10 +34,11 @@ from lockgen.knowledge import Knowledge
 from lockgen.rules import Violation
 from lockgen.versions import CudaVersion, DriverVersion
 
-SCHEMA = "lockgen-toolchain/1"
+SCHEMA = "lockgen-toolchain/2"
 TOOLCHAIN_FILE = "nix/toolchain.json"
 FLAKE_LOCK = "flake.lock"
 FLAKE_NIX = "flake.nix"
+MAIN_INPUT = "nixpkgs"  # the flake input Python, uv and the shells come from
 RULE = "toolchain"
 WRITE_FIX = "run `lockgen toolchain --write` (flake.nix reads nix/toolchain.json; never edit it by hand)"
 COMMENT = "Written by lockgen from uv.lock (lockgen toolchain --write, lockgen lock); read by flake.nix. Do not edit."
@@ -96,23 +106,95 @@ def _cuda_of_attr(attr: str) -> CudaVersion:
 
 def nixpkgs_rev(flake_lock: Mapping[str, Any]) -> str | None:
     """The locked revision of the root flake's `nixpkgs` input in a parsed flake.lock, or None."""
+    for name, rev in pinned_revisions(flake_lock):
+        if name == MAIN_INPUT:
+            return rev
+    return None
+
+
+def _locked_node(flake_lock: Mapping[str, Any], ref: Any) -> Mapping[str, Any] | None:
+    """The node an input of the root points at: a node name, or a "follows" path walked from the root."""
     nodes = flake_lock.get("nodes")
     if not isinstance(nodes, Mapping):
         return None
     root = nodes.get(str(flake_lock.get("root", "root")), {})
-    ref = root.get("inputs", {}).get("nixpkgs") if isinstance(root, Mapping) else None
-    if isinstance(ref, list):  # a "follows" path: walk it from the root
+    if isinstance(ref, list):
         node: Any = root
         for step in ref:
             name = node.get("inputs", {}).get(step) if isinstance(node, Mapping) else None
             node = nodes.get(name) if isinstance(name, str) else None
-        target = node
-    else:
-        target = nodes.get(ref) if isinstance(ref, str) else None
-    if not isinstance(target, Mapping):
-        return None
-    rev = target.get("locked", {}).get("rev")
-    return str(rev) if isinstance(rev, str) else None
+        return node if isinstance(node, Mapping) else None
+    target = nodes.get(ref) if isinstance(ref, str) else None
+    return target if isinstance(target, Mapping) else None
+
+
+def pinned_revisions(flake_lock: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(input name, locked revision) of every root input of a parsed flake.lock that pins NixOS/nixpkgs."""
+    nodes = flake_lock.get("nodes")
+    if not isinstance(nodes, Mapping):
+        return []
+    root = nodes.get(str(flake_lock.get("root", "root")), {})
+    inputs = root.get("inputs", {}) if isinstance(root, Mapping) else {}
+    out = []
+    for name, ref in sorted(inputs.items()) if isinstance(inputs, Mapping) else []:
+        node = _locked_node(flake_lock, ref)
+        locked = node.get("locked", {}) if node else {}
+        if not isinstance(locked, Mapping) or not isinstance(locked.get("rev"), str):
+            continue
+        is_nixpkgs = str(locked.get("owner", "")).lower() == "nixos" and locked.get("repo") == "nixpkgs"
+        if is_nixpkgs or (name == MAIN_INPUT and "owner" not in locked):
+            out.append((str(name), str(locked["rev"])))
+    return out
+
+
+# ---- which pinned input gives a member its CUDA set ----
+
+
+@dataclass(frozen=True)
+class PinnedInput:
+    """A nixpkgs input of the flake: its name in flake.nix, the revision flake.lock pins, and lockgen's row for it."""
+
+    name: str
+    rev: str
+    row: NixpkgsRevision | None
+
+    def describe(self) -> str:
+        """`nixpkgs-cuda-legacy (nixos-25.05 ac62194c3917)`."""
+        where = self.row.branch if self.row else "a revision lockgen's table does not know"
+        return f"{self.name} ({where} {self.rev[:12]})"
+
+
+def pinned_inputs(flake_lock: Mapping[str, Any], table: tuple[NixpkgsRevision, ...]) -> tuple[PinnedInput, ...]:
+    """The flake's nixpkgs inputs in the order lockgen tries them: `nixpkgs` first, then newest revision first."""
+    found = [PinnedInput(name, rev, find_revision(rev, table)) for name, rev in pinned_revisions(flake_lock)]
+    main = [p for p in found if p.name == MAIN_INPUT]
+    others = sorted((p for p in found if p.name != MAIN_INPUT), key=lambda p: p.name)
+    others.sort(key=lambda p: p.row.date if p.row else "", reverse=True)  # stable: ties stay in name order
+    return tuple(main + others)
+
+
+def choose_input(nix_attr: str, inputs: tuple[PinnedInput, ...]) -> PinnedInput | None:
+    """The first input (in `pinned_inputs` order) whose revision lockgen's table says has `nix_attr`; else None."""
+    for p in inputs:
+        if p.row is not None and nix_attr in p.row.cuda_sets:
+            return p
+    return None
+
+
+def missing_message(cuda: str, nix_attr: str, who: str, inputs: tuple[PinnedInput, ...]) -> str:
+    """What to tell the user when no pinned input has the set: what the pins have, and exactly what to add."""
+    have = "; ".join(
+        f"{p.describe()} has {', '.join(sorted(p.row.cuda_sets, key=_cuda_of_attr)) if p.row else 'unknown sets'}"
+        for p in inputs
+    )
+    return (
+        f"no pinned nixpkgs input has {nix_attr} (CUDA {cuda}, {who}): {have or 'flake.lock pins no nixpkgs'}. "
+        f"The lock is right for the fleet; only the Nix shell lacks its toolkit. To add it: pin a nixpkgs revision "
+        f"that has {nix_attr} as a new input in flake.nix (inputs.nixpkgs-cuda-{cuda.replace('.', '-')}.url = "
+        f'"github:NixOS/nixpkgs/<rev>"; nixpkgs master for new sets, a release branch such as nixos-25.05 for '
+        f"removed ones, or an overlay such as nixos-cuda/cuda-legacy), run `nix flake lock`, add the revision's row "
+        f"to lockgen/src/lockgen/data/nixpkgs.toml, then `lockgen toolchain --write`"
+    )
 
 
 # ---- the toolchain value ----
@@ -146,7 +228,7 @@ def _entry(cuda: CudaVersion, knowledge: Knowledge, member: str) -> dict[str, st
 
 
 def member_entries(ws: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Per member with CUDA-linked packages: its toolchain entry; and per member that has none to give, why.
+    """Per member with CUDA-linked packages: its CUDA and nixpkgs set; and per member that has none to give, why.
 
     Members without any CUDA-linked package (CPU-only, like lockgen itself) get no entry and no problem.
     """
@@ -172,18 +254,137 @@ def member_entries(ws: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     return entries, problems
 
 
-def toolchain_for(ws: Any) -> dict[str, Any]:
-    """The toolchain the lock needs, as the JSON-ready dict flake.nix reads.
+def with_input(entry: Mapping[str, str], who: str, inputs: tuple[PinnedInput, ...] | None) -> dict[str, Any]:
+    """A member (or default-shell) entry with the input that gives its set: {"input": name}, or
+    {"input": None, "missing": why}. `inputs` None: no flake.lock yet, so the main input is assumed."""
+    out: dict[str, Any] = dict(entry)
+    if inputs is None:
+        out["input"] = MAIN_INPUT
+        return out
+    chosen = choose_input(entry["nix_attr"], inputs)
+    if chosen is None:
+        out["input"] = None
+        out["missing"] = missing_message(entry["cuda"], entry["nix_attr"], who, inputs)
+    else:
+        out["input"] = chosen.name
+    return out
 
-    Keys: schema, python ("3.12"), driver_policy (the fleet's), members ({member: {cuda, nix_attr}}) and
-    default (the newest member CUDA, for the workspace's default shell; null when no member uses CUDA).
-    Raises InputError when a member has no single CUDA or a CUDA the tables do not know.
+
+# ---- images: the wheels each member installs, per Linux system ----
+
+NIX_SYSTEMS = {"x86_64": "x86_64-linux", "aarch64": "aarch64-linux"}
+# glibc of the images' nixpkgs is 2.40 (nixos-26.05); manylinux tags up to it are installable
+_MANYLINUX_MAX = 40
+
+
+@cache
+def _supported_tags(machine: str, python: str) -> dict[Any, int]:
+    """Wheel tags CPython `python` on Linux `machine` accepts, most preferred first (as pip orders them)."""
+    from packaging import tags
+
+    major, minor = (int(x) for x in python.split(".")[:2])
+    platforms = [f"manylinux_2_{m}_{machine}" for m in range(_MANYLINUX_MAX, 16, -1)] + [f"manylinux2014_{machine}"]
+    if machine == "x86_64":
+        platforms += ["manylinux2010_x86_64", "manylinux1_x86_64"]
+    abi = f"cp{major}{minor}"
+    found = list(tags.cpython_tags((major, minor), abis=[abi], platforms=platforms))
+    found += list(tags.compatible_tags((major, minor), abi, platforms))
+    return {t: i for i, t in enumerate(dict.fromkeys(found))}
+
+
+def choose_wheel(wheels: tuple[Any, ...], machine: str, python: str) -> int | None:
+    """Index (in uv.lock's order) of the wheel pip would pick on Linux `machine` for CPython `python`, or None."""
+    from urllib.parse import unquote
+
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    supported = _supported_tags(machine, python)
+    best: tuple[int, int] | None = None
+    for i, w in enumerate(wheels):
+        try:
+            _, _, _, wheel_tags = parse_wheel_filename(unquote(w.location.rsplit("/", 1)[-1]))
+        except InvalidWheelFilename:
+            continue
+        ranks = [supported[t] for t in wheel_tags if t in supported]
+        if ranks and (best is None or min(ranks) < best[0]):
+            best = (min(ranks), i)
+    return None if best is None else best[1]
+
+
+def image_wheels(lock: Any, member: str, machine: str, python: str, root: Path | None = None) -> list[str]:
+    """What `nix build .#<member>-image` installs on Linux `machine`, as sorted strings nix/image.nix reads:
+    `name==version#i` (the i-th wheel of that package in uv.lock), `name@path` (a workspace project, built from its
+    source), `name==version#none` (no installable wheel: the image derivation refuses with that name)."""
+    from lockgen.projection import member_packages
+
+    out = []
+    for name, pkg in sorted(member_packages(lock, member, machine).items()):
+        if pkg.is_workspace:
+            out.append(f"{name}@{pkg.source.value}")
+            continue
+        i = choose_wheel(pkg.wheels, machine, python)
+        out.append(f"{name}=={pkg.version}#{'none' if i is None else i}")
+    return out
+
+
+def toolchain_for(ws: Any) -> dict[str, Any]:
+    """The toolchain the lock needs, as the JSON-ready dict flake.nix reads (reads flake.lock next to the lock).
+
+    Keys: schema, python ("3.12"), driver_policy (the fleet's), members ({member: {cuda, nix_attr, input[, missing]}}),
+    default (the newest member CUDA a pinned input has, for the workspace's default shell; null when there is none)
+    and images
+    ({member: {system: [wheel, ...]}}). Raises InputError when a member has no single CUDA or a CUDA the tables do
+    not know.
     """
     entries, problems = member_entries(ws)
     if problems:
         member, message = sorted(problems.items())[0]
         raise InputError("uv.lock", member, message)
-    return toolchain_expected(entries, python_minor(ws.python_version), ws.fleet.policy)
+    python = python_minor(ws.python_version)
+    images = {m: {NIX_SYSTEMS[mach]: image_wheels(ws.lock, m, mach, python) for mach in NIX_SYSTEMS} for m in entries}
+    return toolchain_expected(entries, python, ws.fleet.policy, flake_inputs(Path(ws.root)), images)
+
+
+def flake_inputs(root: Path) -> tuple[PinnedInput, ...] | None:
+    """The pinned nixpkgs inputs of the flake.lock under `root`; None when there is none (or it is unreadable)."""
+    path = root / FLAKE_LOCK
+    if not path.is_file():
+        return None
+    try:
+        data = read_json_file(path, FLAKE_LOCK)
+    except InputError:
+        return None
+    return pinned_inputs(data, load_nixpkgs_table()) if isinstance(data, Mapping) else None
+
+
+def toolchain_expected(
+    entries: Mapping[str, Mapping[str, str]],
+    python: str,
+    policy: str,
+    inputs: tuple[PinnedInput, ...] | None = None,
+    images: Mapping[str, Mapping[str, list[str]]] | None = None,
+) -> dict[str, Any]:
+    """The toolchain dict from already computed member entries (what toolchain_for returns when nothing fails).
+
+    `inputs`: the flake's pinned nixpkgs inputs (None: no flake.lock, every set is taken from `nixpkgs`).
+    """
+    # the default shell (the workspace root: lockgen, tests) gets the newest member CUDA a pinned input has; it never
+    # stops for a set no input has (the member's own shell does), it then simply has no toolkit
+    default = None
+    for e in sorted(entries.values(), key=lambda e: CudaVersion.parse(e["cuda"]), reverse=True):
+        candidate = with_input(e, "the default shell", inputs)
+        if candidate["input"] is not None:
+            default = candidate
+            break
+    return {
+        "comment": COMMENT,
+        "schema": SCHEMA,
+        "python": python,
+        "driver_policy": policy,
+        "default": default,
+        "members": {k: with_input(v, f"member {k}", inputs) for k, v in sorted(entries.items())},
+        "images": {k: {s: list(w) for s, w in sorted(v.items())} for k, v in sorted((images or {}).items())},
+    }
 
 
 def render_toolchain(data: Mapping[str, Any]) -> str:
@@ -211,38 +412,39 @@ def read_json_file(path: Path, display: str) -> Any:
         raise InputError(display, None, f"is not valid JSON: {e}") from None
 
 
-# ---- the rule: nix/toolchain.json agrees with the lock and with the pinned nixpkgs ----
+def wants_toolchain(root: Path, config: Mapping[str, Any]) -> bool:
+    """Whether the project keeps a Nix toolchain file: it has a flake.nix, or `[tool.lockgen] toolchain = true`
+    (`toolchain = false` turns it off even with a flake). `config` is the root's `[tool.lockgen]` table."""
+    flag = config.get("toolchain")
+    if isinstance(flag, bool):
+        return flag
+    return (Path(root) / FLAKE_NIX).is_file()
+
+
+# ---- the rule: nix/toolchain.json agrees with the lock; warnings for what the pinned inputs lack ----
 
 
 def _v(message: str, fix: str = WRITE_FIX, member: str | None = None, file: str = TOOLCHAIN_FILE) -> Violation:
     return Violation(RULE, file, message, fix, None, member)
 
 
-def _attrs_in(actual: Mapping[str, Any]) -> list[tuple[str | None, str]]:
-    """(member or None for default, nix_attr) for every attribute the file names."""
-    out: list[tuple[str | None, str]] = []
-    default = actual.get("default")
-    if isinstance(default, Mapping) and isinstance(default.get("nix_attr"), str):
-        out.append((None, default["nix_attr"]))
-    members = actual.get("members")
-    if isinstance(members, Mapping):
-        for name, entry in sorted(members.items()):
-            if isinstance(entry, Mapping) and isinstance(entry.get("nix_attr"), str):
-                out.append((str(name), entry["nix_attr"]))
-    return out
+ENTRY_KEYS = ("cuda", "nix_attr", "input", "missing")
+
+
+def _entry_text(entry: Any) -> str:
+    if not isinstance(entry, Mapping):
+        return repr(entry)
+    where = entry.get("input") or "no pinned input"
+    return f"CUDA {entry.get('cuda')} ({entry.get('nix_attr')} from {where})"
 
 
 def compare_toolchain(
-    expected: Mapping[str, Any],
-    actual: Any,
-    skip_members: frozenset[str] = frozenset(),
-    pin_rev: str | None = None,
-    table: tuple[NixpkgsRevision, ...] = (),
+    expected: Mapping[str, Any], actual: Any, skip_members: frozenset[str] = frozenset()
 ) -> list[Violation]:
-    """Every way `actual` (parsed nix/toolchain.json) disagrees with `expected` (toolchain_for) and the nixpkgs pin.
+    """Every way `actual` (parsed nix/toolchain.json) disagrees with `expected` (toolchain_for), as errors.
 
-    `skip_members`: members whose expected entry could not be computed (other rules report why).
-    `pin_rev`: the nixpkgs revision flake.lock pins (None: no flake.lock, the pin is not checked).
+    `skip_members`: members whose expected entry could not be computed (other rules report why). What the pinned
+    inputs lack is not an error here: `toolchain_warnings_for` reports it.
     """
     if not isinstance(actual, Mapping) or actual.get("schema") != SCHEMA:
         return [_v(f'is not a lockgen toolchain file (expected "schema": "{SCHEMA}")')]
@@ -275,8 +477,7 @@ def compare_toolchain(
                     member=name,
                 )
             )
-            continue
-        if got.get("cuda") != want["cuda"]:
+        elif got.get("cuda") != want["cuda"]:
             out.append(
                 _v(
                     f"gives member {name} CUDA {got.get('cuda')}, but uv.lock resolves it to CUDA "
@@ -292,6 +493,14 @@ def compare_toolchain(
                     member=name,
                 )
             )
+        elif any(got.get(k) != want.get(k) for k in ENTRY_KEYS):
+            out.append(
+                _v(
+                    f"gives member {name} {_entry_text(got)}, but with the inputs flake.lock pins it is "
+                    f"{_entry_text(want)}",
+                    member=name,
+                )
+            )
     for name in sorted(set(members) - set(expected["members"]) - skip_members):
         out.append(
             _v(
@@ -302,100 +511,122 @@ def compare_toolchain(
     want_default = expected["default"]
     got_default = actual.get("default")
     if want_default is None and got_default is not None:
-        out.append(_v("gives the default shell a CUDA toolkit, but no member of uv.lock uses CUDA"))
-    elif want_default is not None and (
-        not isinstance(got_default, Mapping)
-        or got_default.get("cuda") != want_default["cuda"]
-        or got_default.get("nix_attr") != want_default["nix_attr"]
-    ):
-        got_text = got_default.get("cuda") if isinstance(got_default, Mapping) else got_default
         out.append(
             _v(
-                f"gives the default shell CUDA {got_text}, but the newest member CUDA in uv.lock is "
-                f"{want_default['cuda']} ({want_default['nix_attr']})"
+                "gives the default shell a CUDA toolkit, but no member of uv.lock uses a CUDA that a pinned nixpkgs "
+                "input has"
             )
         )
-    if pin_rev is not None:
-        row = find_revision(pin_rev, table)
-        if row is None:
+    elif want_default is not None and (
+        not isinstance(got_default, Mapping) or any(got_default.get(k) != want_default.get(k) for k in ENTRY_KEYS)
+    ):
+        out.append(
+            _v(
+                f"gives the default shell {_entry_text(got_default)}, but the newest member CUDA in uv.lock gives "
+                f"{_entry_text(want_default)}"
+            )
+        )
+    got_images = actual.get("images")
+    want_images = expected.get("images", {})
+    for name in sorted(set(want_images) - skip_members):
+        if not isinstance(got_images, Mapping) or got_images.get(name) != want_images[name]:
             out.append(
                 _v(
-                    f"flake.lock pins nixpkgs {pin_rev}, a revision lockgen's table (data/nixpkgs.toml) does not know, "
-                    "so lockgen cannot tell whether it has the CUDA sets nix/toolchain.json names",
-                    "pin a revision the table knows, or add a row for this one to "
-                    "lockgen/src/lockgen/data/nixpkgs.toml after checking its cudaPackages_X_Y sets (that file says "
-                    "how)",
-                    file=FLAKE_LOCK,
+                    f"lists other wheels for `nix build .#{name}-image` than member {name} installs from uv.lock",
+                    member=name,
                 )
             )
-        else:
-            for member, attr in _attrs_in(actual):
-                if attr not in row.cuda_sets:
-                    who = f"member {member}" if member else "the default shell"
-                    out.append(
-                        _v(
-                            f"names {attr} for {who}, but the pinned nixpkgs {row.branch} {row.rev[:12]} has only "
-                            f"{', '.join(sorted(row.cuda_sets))}",
-                            "move the pin (`nix flake update nixpkgs`) to a revision that has it and add that revision "
-                            "to lockgen's data/nixpkgs.toml, or re-lock to a CUDA the pin has (`lockgen lock`)",
-                            member=member,
-                        )
-                    )
     return out
 
 
-def rule_toolchain(ws: Any) -> list[Violation]:
-    """nix/toolchain.json agrees with uv.lock (each member's CUDA, the Python, the fleet policy) and names only
-    cudaPackages sets that the nixpkgs revision pinned in flake.lock has.
+def toolchain_warnings_for(
+    actual: Any, inputs: tuple[PinnedInput, ...] | None, table_file: str = "lockgen/data/nixpkgs.toml"
+) -> list[Violation]:
+    """Warnings (never errors): a member or the default shell whose set no pinned input has, and pinned nixpkgs
+    inputs whose revision lockgen's table does not know (lockgen cannot tell which sets they have)."""
+    out: list[Violation] = []
+    for p in inputs or ():
+        if p.row is None:
+            out.append(
+                _v(
+                    f"pins nixpkgs input {p.name} to {p.rev}, a revision lockgen's table ({table_file}) does not "
+                    "know, so lockgen cannot tell which CUDA sets it has and does not use it",
+                    "add a row for this revision to lockgen/src/lockgen/data/nixpkgs.toml after checking its "
+                    "cudaPackages_X_Y sets (that file says how), or pin a revision the table knows",
+                    file=FLAKE_LOCK,
+                )
+            )
+    if not isinstance(actual, Mapping):
+        return out
+    shells: list[tuple[str | None, Any]] = [(None, actual.get("default"))]
+    members = actual.get("members")
+    if isinstance(members, Mapping):
+        shells += sorted(members.items())
+    for member, entry in shells:
+        if isinstance(entry, Mapping) and entry.get("input") is None and entry.get("missing"):
+            out.append(
+                _v(
+                    str(entry["missing"]),
+                    "see the message: the lock is kept; `nix develop"
+                    + (f" .#{member}" if member else "")
+                    + "` stops with this message until an input has the set",
+                    member=member,
+                    file=FLAKE_NIX,
+                )
+            )
+    return out
 
-    A workspace with neither nix/toolchain.json nor flake.nix has no Nix toolchain: nothing to check.
-    """
+
+def _actual_and_expected(ws: Any) -> tuple[Any, dict[str, Any] | None, list[Violation], frozenset[str]]:
+    """(parsed nix/toolchain.json or None, expected toolchain or None, early violations, members to skip)."""
     root = Path(ws.root)
     path = root / TOOLCHAIN_FILE
     if not path.is_file():
-        if (root / FLAKE_NIX).is_file():
-            return [_v("is missing, but flake.nix is here and reads it")]
-        return []
+        if wants_toolchain(root, ws.lockgen_config):
+            why = (
+                "flake.nix is here and reads it" if (root / FLAKE_NIX).is_file() else "[tool.lockgen] toolchain = true"
+            )
+            return None, None, [_v(f"is missing, but {why}")], frozenset()
+        return None, None, [], frozenset()
     try:
         actual = read_json_file(path, TOOLCHAIN_FILE)
     except InputError as e:
-        return [_v(e.message)]
+        return None, None, [_v(e.message)], frozenset()
     entries, problems = member_entries(ws)
     try:
         python = python_minor(ws.python_version)
     except InputError as e:
-        return [
-            Violation(
-                RULE,
-                ".python-version",
-                e.message,
-                "write the members' Python minor version to .python-version, then run `lockgen toolchain --write`",
-            )
-        ]
-    expected = toolchain_expected(entries, python, ws.fleet.policy)
-    pin_rev = None
-    lock_path = root / FLAKE_LOCK
-    if lock_path.is_file():
-        try:
-            pin_rev = nixpkgs_rev(read_json_file(lock_path, FLAKE_LOCK))
-        except InputError as e:
-            return [_v(e.message, "regenerate it with `nix flake lock`", file=FLAKE_LOCK)]
-    return compare_toolchain(expected, actual, frozenset(problems), pin_rev, load_nixpkgs_table())
+        fix = "write the members' Python minor version to .python-version, then run `lockgen toolchain --write`"
+        return actual, None, [Violation(RULE, ".python-version", e.message, fix)], frozenset(problems)
+    images = {m: {NIX_SYSTEMS[mach]: image_wheels(ws.lock, m, mach, python) for mach in NIX_SYSTEMS} for m in entries}
+    expected = toolchain_expected(entries, python, ws.fleet.policy, flake_inputs(root), images)
+    return actual, expected, [], frozenset(problems)
 
 
-def toolchain_expected(entries: Mapping[str, Mapping[str, str]], python: str, policy: str) -> dict[str, Any]:
-    """The toolchain dict from already computed member entries (what toolchain_for returns when nothing fails)."""
-    default = None
-    if entries:
-        default = dict(max(entries.values(), key=lambda e: CudaVersion.parse(e["cuda"])))
-    return {
-        "comment": COMMENT,
-        "schema": SCHEMA,
-        "python": python,
-        "driver_policy": policy,
-        "default": default,
-        "members": {k: dict(v) for k, v in sorted(entries.items())},
-    }
+def rule_toolchain(ws: Any) -> list[Violation]:
+    """nix/toolchain.json agrees with uv.lock (each member's CUDA, set and input, the Python, the fleet policy, the
+    images' wheels) and with the nixpkgs inputs flake.lock pins.
+
+    A workspace with neither nix/toolchain.json nor flake.nix has no Nix toolchain: nothing to check. What the
+    pinned inputs lack is a warning (`toolchain_warnings`), never a violation: Nix never vetoes a lock.
+    """
+    actual, expected, early, skip = _actual_and_expected(ws)
+    if early or expected is None:
+        return early
+    return compare_toolchain(expected, actual, skip)
+
+
+def toolchain_warnings(ws: Any) -> list[Violation]:
+    """The toolchain rule's warnings for this workspace (see `toolchain_warnings_for`); empty without a toolchain."""
+    root = Path(ws.root)
+    path = root / TOOLCHAIN_FILE
+    if not path.is_file():
+        return []
+    try:
+        actual = read_json_file(path, TOOLCHAIN_FILE)
+    except InputError:
+        return []  # the rule reports it
+    return toolchain_warnings_for(actual, flake_inputs(root))
 
 
 # ---- the driver guard: does the host driver run a member's CUDA? ----

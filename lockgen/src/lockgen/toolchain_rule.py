@@ -14,3 +14,10 @@ def extra_rules() -> list[Callable[[Any], list[Any]]]:
     from lockgen.toolchain import rule_toolchain
 
     return [rule_build_cuda, rule_toolchain, rule_notebooks, rule_hidden_req]
+
+
+def extra_warnings() -> list[Callable[[Any], list[Any]]]:
+    """Checks that warn and never fail: the Nix toolchain's missing CUDA sets (Nix never vetoes a lock)."""
+    from lockgen.toolchain import toolchain_warnings
+
+    return [toolchain_warnings]

@@ -18,15 +18,37 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 from lockgen.errors import LockgenError
 
 
+def lock_dir() -> Path:
+    """A private directory for workspace locks: `$XDG_RUNTIME_DIR/lockgen`, else `~/.cache/lockgen/locks`, created
+    with mode 0700 and refused when it is a symlink or belongs to another user (no planted link can redirect a
+    lock file)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "lockgen" if runtime else Path(os.path.expanduser("~")) / ".cache" / "lockgen" / "locks"
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(base)
+    except OSError as e:
+        raise LockgenError(f"cannot create the lock directory {base}: {e.strerror}") from None
+    import stat
+
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise LockgenError(f"refusing the lock directory {base}: not a directory owned by you")
+    if st.st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            os.chmod(base, 0o700)
+    return base
+
+
 def lock_path(root: Path) -> Path:
-    """The workspace lock: a file in the temporary directory named after the workspace's real path, so the
-    workspace itself gains no file (a failed command leaves every file as it was)."""
+    """The workspace lock: a file in lockgen's private lock directory named after the workspace's real path, so the
+    workspace itself gains no file. It is removed when the command ends."""
     key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"lockgen-{key}.lock"
+    return lock_dir() / f"lockgen-{key}.lock"
 
 
 class Interrupted(LockgenError):
@@ -37,6 +59,8 @@ class Interrupted(LockgenError):
 
 class Busy(LockgenError):
     """Another lockgen holds the workspace lock."""
+
+    exit_code = 1
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -60,13 +84,20 @@ def atomic_write(path: Path, data: bytes) -> None:
 class Transaction:
     """`with Transaction(root, files) as tx:` ... `tx.write(path, bytes)`; restores everything on failure."""
 
-    def __init__(self, root: Path, files: Iterable[Path], fault: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        files: Iterable[Path],
+        fault: Callable[[str], None] | None = None,
+        take_lock: bool = True,
+    ) -> None:
         self.root = root
+        self.take_lock = take_lock
+        self._wlock: WorkspaceLock | None = None
         self.files = [Path(f) for f in files]
         self.fault = fault or (lambda effect: None)
         self.snapshot: dict[Path, bytes | None] = {}
-        self._lock_fd: int | None = None
-        self._old_handlers: dict[int, object] = {}
+        self._old_handlers: dict[int, Any] = {}
         self.committed = False
         self.restored: list[Path] = []
 
@@ -108,10 +139,68 @@ class Transaction:
             self._unlock()
 
     def restore(self) -> None:
-        """Put every snapshotted file back as it was (deleting files that did not exist), ignoring signals."""
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            for f, data in self.snapshot.items():
+        """Put every snapshotted file back as it was (deleting files that did not exist), ignoring signals; a file
+        that cannot be put back does not stop the others (RestoreFailed names them all afterwards)."""
+        self.restored += restore_files(self.snapshot)
+
+    def _lock(self) -> None:
+        if self.take_lock:
+            self._wlock = WorkspaceLock(self.root)
+            self._wlock.__enter__()
+
+    def _unlock(self) -> None:
+        if self._wlock is not None:
+            self._wlock.__exit__(None, None, None)
+            self._wlock = None
+
+    def _install_signals(self) -> None:
+        self._old_handlers = install_interrupt_handlers()
+
+    def _restore_signals(self) -> None:
+        restore_handlers(self._old_handlers)
+        self._old_handlers = {}
+
+
+def install_interrupt_handlers() -> dict[int, Any]:
+    """Make the handled signals raise Interrupted (so `finally`/`except` blocks restore files); returns the old
+    handlers. Outside the main thread nothing is installed (restores still run on exceptions)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}: every file was restored")
+
+    old: dict[int, Any] = {}
+    for sig in HANDLED_SIGNALS:
+        with contextlib.suppress(ValueError):
+            old[sig] = signal.signal(sig, handler)
+    return old
+
+
+def restore_handlers(old: dict[int, Any]) -> None:
+    """Put back what install_interrupt_handlers replaced."""
+    for sig, h in old.items():
+        signal.signal(sig, h)
+
+
+# Signals that end a transaction cleanly (files restored): Ctrl-C, kill, a closed terminal, and the user signals whose
+# default action would end lockgen without cleanup. SIGKILL cannot be caught: the journal covers it.
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+
+
+class RestoreFailed(LockgenError):
+    """Some files could not be put back; the journal stays so the next lockgen command tries again."""
+
+    exit_code = 1
+
+
+def restore_files(snapshot: dict[Path, bytes | None]) -> list[Path]:
+    """Put every file back (None: remove it), signals blocked; go on past a file that fails and raise RestoreFailed
+    naming every one that did, after trying them all."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(HANDLED_SIGNALS))
+    restored: list[Path] = []
+    failed: list[str] = []
+    try:
+        for f, data in snapshot.items():
+            try:
                 current = f.read_bytes() if f.exists() else None
                 if current == data:
                     continue
@@ -120,40 +209,175 @@ class Transaction:
                         f.unlink()
                 else:
                     atomic_write(f, data)
-                self.restored.append(f)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                restored.append(f)
+            except OSError as e:
+                failed.append(f"{f}: {e.strerror or e}")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    if failed:
+        raise RestoreFailed(
+            "could not restore " + "; ".join(failed) + " - the other files were restored; the journal in "
+            ".lockgen/ is kept, so the next lockgen command tries again"
+        )
+    return restored
 
-    def _lock(self) -> None:
+
+class WorkspaceLock:
+    """The exclusive lock on a workspace (lockgen's private lock directory; the file is removed on release)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fd: int | None = None
+        self.path = Path()
+
+    def __enter__(self) -> WorkspaceLock:
         path = lock_path(self.root)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
+        for _ in range(5):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise Busy(
+                        f"another lockgen is changing this workspace (lock held on {path}); try again when it ends"
+                    ) from None
+                raise
+            # the holder before us may have removed the file between our open and our flock: lock the live one
+            try:
+                same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd, self.path = fd, path
+                return self
             os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise Busy(
-                    f"another lockgen is changing this workspace (lock held on {path}); try again when it ends"
-                ) from None
-            raise
-        self._lock_fd = fd
+        raise Busy(f"could not take the workspace lock {path}: it keeps changing")
 
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # removed while held: nobody is left waiting on a stale file
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
 
-    def _install_signals(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            raise Interrupted(f"interrupted by {signal.Signals(signum).name}: every file was restored")
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # not the main thread: no handlers; restore still runs on exceptions
-            with contextlib.suppress(ValueError):
-                self._old_handlers[sig] = signal.signal(sig, handler)
+# ---- the journal: applying staged results so that a kill at any moment is recoverable ----
 
-    def _restore_signals(self) -> None:
-        for sig, h in self._old_handlers.items():
-            signal.signal(sig, h)  # type: ignore[arg-type]
-        self._old_handlers.clear()
+JOURNAL_DIR = ".lockgen"
+JOURNAL = "journal.json"
+
+
+def _journal_dir(root: Path) -> Path:
+    d = root / JOURNAL_DIR
+    d.mkdir(exist_ok=True)
+    ignore = d / ".gitignore"
+    if not ignore.exists():
+        atomic_write(ignore, b"# lockgen's transaction journal: never commit it\n*\n")
+    return d
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """`path` (relative to root), refused when it resolves outside the project."""
+    real_root = root.resolve()
+    full = (root / path).resolve()
+    if full != real_root and real_root not in full.parents:
+        raise LockgenError(f"refusing to write {path}: it resolves outside the project ({full})")
+    return full  # a symlink inside the project is written through, never replaced by a regular file
+
+
+def apply_changes(
+    root: Path, changes: dict[str, bytes], label: str, fault: Callable[[str], None] | None = None
+) -> list[str]:
+    """Write the staged results into the project: first a journal (the old bytes of every file, fsynced), then each
+    file by an atomic rename, then the journal is removed. Any failure restores every file from the journal before
+    raising; SIGKILL leaves the journal, and `recover` (run by the next lockgen command) rolls it back."""
+    import json
+    import time
+
+    fault = fault or (lambda effect: None)
+    if not changes:
+        return []
+    targets = {rel: _inside(root, Path(rel)) for rel in changes}
+    d = _journal_dir(root)
+    backup = d / "backup"
+    backup.mkdir(exist_ok=True)
+    entries = {}
+    snapshot: dict[Path, bytes | None] = {}
+    for i, (rel, path) in enumerate(sorted(targets.items())):
+        old = path.read_bytes() if path.exists() else None
+        snapshot[path] = old
+        entries[rel] = {"backup": f"backup/{i}" if old is not None else None}
+        if old is not None:
+            atomic_write(backup / str(i), old)
+    doc = {"command": label, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": entries}
+    atomic_write(d / JOURNAL, json.dumps(doc, indent=1).encode())
+    old_handlers = install_interrupt_handlers()
+    try:
+        for rel, path in sorted(targets.items()):
+            fault(f"apply {rel}")
+            atomic_write(path, changes[rel])
+        fault("apply done")
+    except BaseException:
+        restore_files(snapshot)
+        _drop_journal(d)
+        raise
+    finally:
+        restore_handlers(old_handlers)
+    _drop_journal(d)
+    return sorted(changes)
+
+
+def _drop_journal(d: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (d / JOURNAL).unlink()
+    import shutil
+
+    shutil.rmtree(d / "backup", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    # the directory exists only while a transaction applies: the project is left exactly as it was
+    with contextlib.suppress(OSError):
+        (d / ".gitignore").unlink()
+        d.rmdir()
+
+
+def pending(root: Path) -> bool:
+    """Whether an interrupted transaction left a journal."""
+    return (root / JOURNAL_DIR / JOURNAL).is_file()
+
+
+def recover(root: Path) -> str | None:
+    """Roll back a transaction a kill interrupted (its journal is there and nobody holds the workspace lock).
+    Returns a sentence saying what was done, or None when there was nothing to do. Caller holds no lock."""
+    import json
+
+    if not pending(root):
+        return None
+    with WorkspaceLock(root):
+        d = root / JOURNAL_DIR
+        try:
+            doc = json.loads((d / JOURNAL).read_text(encoding="utf-8"))
+            files = doc["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise LockgenError(
+                f"{d / JOURNAL} is unreadable: an interrupted lockgen left it; restore your files from git, then "
+                f"remove {d}"
+            ) from None
+        snapshot: dict[Path, bytes | None] = {}
+        for rel, entry in files.items():
+            b = entry.get("backup") if isinstance(entry, dict) else None
+            snapshot[_inside(root, Path(rel))] = (d / b).read_bytes() if b else None
+        restored = restore_files(snapshot)
+        _drop_journal(d)
+    what = doc.get("command", "a lockgen command")
+    return (
+        f"`{what}` (started {doc.get('started', '?')}) was interrupted before it finished; rolled back: "
+        + (", ".join(str(p.relative_to(root)) for p in restored) or "nothing had been written yet")
+        + " restored to their state before it"
+    )

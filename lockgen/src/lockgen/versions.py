@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from functools import total_ordering
 
-_CUDA_RE = re.compile(r"^(?:cu(?P<packed>\d{3,4})|(?P<major>\d+)\.(?P<minor>\d+)(?:\.\d+)*)$")
-_DRIVER_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
+# ASCII digits only: `\d` would take "٥٨٠" (Arabic-Indic digits), which int() then reads as 580.
+_CUDA_RE = re.compile(r"^(?:cu(?P<packed>[0-9]{3,4})|(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.[0-9]+)*)$")
+_DRIVER_RE = re.compile(r"^[0-9]{1,4}(?:\.[0-9]{1,4}){0,2}$")
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +21,7 @@ class CudaVersion:
     @classmethod
     def parse(cls, text: str) -> CudaVersion:
         """Parse "12.8", "12.8.90" (a runtime wheel's version) or "cu128" (a local version label)."""
-        m = _CUDA_RE.match(text.strip())
+        m = _CUDA_RE.fullmatch(str(text).strip())
         if not m:
             raise ValueError(f"not a CUDA version: {text!r}")
         if m.group("packed"):
@@ -53,7 +54,7 @@ class DriverVersion:
     def parse(cls, text: str) -> DriverVersion:
         """Parse "580.65.06", "570.26" or "570"; raise ValueError for anything else."""
         t = str(text).strip()
-        if not _DRIVER_RE.match(t):
+        if not _DRIVER_RE.fullmatch(t):
             raise ValueError(f"not an NVIDIA driver version: {text!r} (expected e.g. 580.65.06 or 570)")
         return cls(tuple(int(p) for p in t.split(".")), t)
 
@@ -92,7 +93,7 @@ class DriverVersion:
 
 def parse_cc(text: str) -> tuple[int, int]:
     """Parse a compute capability such as "9.0" into (9, 0)."""
-    m = re.match(r"^(\d+)\.(\d+)$", str(text).strip())
+    m = re.fullmatch(r"([0-9]+)\.([0-9]+)", str(text).strip())
     if not m:
         raise ValueError(f"not a compute capability: {text!r}")
     return int(m.group(1)), int(m.group(2))

@@ -16,6 +16,8 @@ from lockgen.errors import InputError
 from lockgen.fleet import Fleet, fleet_from_config
 from lockgen.knowledge import Knowledge, load_knowledge
 from lockgen.lockfile import Lock, normalize, read_lock
+from lockgen.redact import strip_credentials
+from lockgen.schema import validate_member, validate_root
 from lockgen.window import Window, cuda_window
 
 PYPI = "https://pypi.org/simple"
@@ -30,6 +32,16 @@ class Member:
     pyproject_file: str  # relative path of its pyproject.toml
     requirements: tuple[str, ...]
     data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # every requirement string with where it is written: ("project.dependencies[0]", "torch==2.10.0"), the
+    # optional dependencies and dependency groups too; for dynamic metadata, what uv recorded in uv.lock
+    all_requirements: tuple[tuple[str, str], ...] = ()
+    dynamic: bool = False
+
+    @property
+    def sources(self) -> Mapping[str, Any]:
+        """Its `[tool.uv.sources]` table."""
+        src = self.data.get("tool", {}).get("uv", {}).get("sources", {})
+        return src if isinstance(src, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,19 @@ class Workspace:
     @cached_property
     def _installed(self) -> dict[str, dict[str, Any]]:
         return {}
+
+    @cached_property
+    def environments(self) -> tuple[Any, ...]:
+        """Every installable environment of the lock (lockgen.environments), computed once."""
+        from lockgen.environments import environments
+
+        return environments(self.lock, self.uv_config)
+
+    @property
+    def uv_config(self) -> Mapping[str, Any]:
+        """The root's `[tool.uv]` table."""
+        uv = self.pyproject.get("tool", {}).get("uv", {})
+        return uv if isinstance(uv, Mapping) else {}
 
     def installed(self, member: str) -> dict[str, Any]:
         """What `uv sync --package member` installs (lockgen.projection.member_packages), computed once."""
@@ -89,21 +114,31 @@ def read_toml(path: Path, display: str) -> dict[str, Any]:
 
 
 def find_root(start: Path) -> Path:
-    """The nearest directory at or above `start` whose pyproject.toml declares a uv workspace or [tool.lockgen]."""
+    """The project root for `start`: the nearest directory at or above it holding a pyproject.toml and uv.lock
+    (uv writes the lock at the workspace root); else the nearest pyproject.toml declaring a uv workspace or
+    [tool.lockgen]; else the nearest one with a [project] table (a single project not locked yet)."""
     start = start.resolve()
+    found: dict[str, Path] = {}
     for d in (start, *start.parents):
         f = d / "pyproject.toml"
-        if f.is_file():
-            try:
-                data = tomllib.loads(f.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-                return d  # let load_workspace report the malformed file
-            tool = data.get("tool", {})
-            if "lockgen" in tool or "workspace" in tool.get("uv", {}):
-                return d
-    raise InputError(
-        str(start), None, "no pyproject.toml with [tool.uv.workspace] or [tool.lockgen] here or above; use -C DIR"
-    )
+        if not f.is_file():
+            continue
+        if (d / "uv.lock").is_file():
+            return d
+        try:
+            data = tomllib.loads(f.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+            found.setdefault("workspace", d)  # let load_workspace report the malformed file
+            continue
+        tool = data.get("tool", {}) if isinstance(data.get("tool", {}), Mapping) else {}
+        uv = tool.get("uv", {}) if isinstance(tool.get("uv", {}), Mapping) else {}
+        if "lockgen" in tool or "workspace" in uv:
+            found.setdefault("workspace", d)
+        elif isinstance(data.get("project"), Mapping):
+            found.setdefault("project", d)
+    if found:
+        return found.get("workspace") or found["project"]
+    raise InputError(str(start), None, "no pyproject.toml (a uv project or workspace) here or above; use -C DIR")
 
 
 def _member_dirs(root: Path, data: Mapping[str, Any]) -> list[Path]:
@@ -133,6 +168,8 @@ def _indexes(data: Mapping[str, Any], base: Path) -> list[str]:
     out = []
     for u in urls:
         out.append(u)
+        if strip_credentials(u) != u:
+            out.append(strip_credentials(u))  # uv records the index in uv.lock without its credentials
         if u.startswith("file://"):
             path = Path(unquote(urlparse(u).path))
             out.append(str(path))
@@ -141,35 +178,76 @@ def _indexes(data: Mapping[str, Any], base: Path) -> list[str]:
     return out
 
 
+def _requirement_list(raw: Any, display: str, key: str) -> list[tuple[str, str]]:
+    if not isinstance(raw, list):
+        raise InputError(display, key, "expected a list of requirement strings")
+    out = []
+    for i, x in enumerate(raw):
+        if isinstance(x, str):
+            out.append((f"{key}[{i}]", x))
+        elif not (isinstance(x, Mapping) and "include-group" in x):  # {include-group = "..."} is PEP 735's own
+            raise InputError(display, f"{key}[{i}]", f"expected a requirement string, got {x!r}")
+    return out
+
+
+def _member(mdata: Mapping[str, Any], rel: str, display: str, lock: Lock) -> Member:
+    """One project of the workspace; requirements a build backend computes (dynamic) are read from uv.lock."""
+    project = mdata.get("project", {})
+    if not isinstance(project, Mapping) or not isinstance(project.get("name"), str):
+        raise InputError(display, "project.name", "missing")
+    name = normalize(project["name"])
+    dynamic = project.get("dynamic", [])
+    dynamic = isinstance(dynamic, list) and any(d in ("dependencies", "optional-dependencies") for d in dynamic)
+    reqs = _requirement_list(project.get("dependencies", []), display, "project.dependencies")
+    deps = tuple(text for _, text in reqs)
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, Mapping):
+        raise InputError(display, "project.optional-dependencies", "expected a table of lists")
+    for extra, items in optional.items():
+        reqs += _requirement_list(items, display, f"project.optional-dependencies.{extra}")
+    groups = mdata.get("dependency-groups", {})
+    if not isinstance(groups, Mapping):
+        raise InputError(display, "dependency-groups", "expected a table of lists")
+    for group, items in groups.items():
+        reqs += _requirement_list(items, display, f"dependency-groups.{group}")
+    if dynamic:
+        recorded = [p for p in lock.by_name(name) if p.is_workspace]
+        if recorded:
+            rows = [(f"uv.lock metadata requires-dist[{i}]", r.text) for i, r in enumerate(recorded[0].requires_dist)]
+            reqs = rows + [r for r in reqs if not r[0].startswith("project.")]
+            deps = tuple(text for _, text in rows)
+    return Member(name, rel, display, deps, mdata, tuple(reqs), dynamic)
+
+
 def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing_lock: bool = False) -> Workspace:
     """Read the workspace rooted at `root` (with `allow_missing_lock`, a workspace not locked yet has an empty lock)."""
     knowledge = knowledge or load_knowledge()
     data = read_toml(root / "pyproject.toml", "pyproject.toml")
+    validate_root(data, root)
     tool = data.get("tool", {})
     if not isinstance(tool.get("lockgen", {}), Mapping):
         raise InputError("pyproject.toml", "tool.lockgen", "expected a table")
     fleet = fleet_from_config(tool.get("lockgen", {}), knowledge)
     members: dict[str, Member] = {}
     indexes = [PYPI, *_indexes(data, root)]
-    for d in _member_dirs(root, data):
-        rel = d.relative_to(root).as_posix() if d != root else "."
-        display = f"{rel}/pyproject.toml"
-        mdata = read_toml(d / "pyproject.toml", display)
-        project = mdata.get("project", {})
-        if not isinstance(project.get("name"), str):
-            raise InputError(display, "project.name", "missing")
-        deps = project.get("dependencies", [])
-        if not isinstance(deps, list) or not all(isinstance(x, str) for x in deps):
-            raise InputError(display, "project.dependencies", "expected a list of requirement strings")
-        name = normalize(project["name"])
-        members[name] = Member(name, rel, display, tuple(deps), mdata)
-        indexes += _indexes(mdata, root)
     if allow_missing_lock and not (root / "uv.lock").exists():
         lock = Lock(version=1, revision=0, requires_python="", packages=())
     else:
         lock = read_lock(root / "uv.lock")
+    dirs = _member_dirs(root, data)
+    if isinstance(data.get("project"), Mapping) and root.resolve() not in {d.resolve() for d in dirs}:
+        dirs.insert(0, root)  # the root is a project too (packaged or virtual): uv installs it
+    for d in dirs:
+        rel = d.relative_to(root).as_posix() if d != root else "."
+        display = "pyproject.toml" if rel == "." else f"{rel}/pyproject.toml"
+        mdata = data if rel == "." else read_toml(d / "pyproject.toml", display)
+        validate_member(mdata, display)
+        member = _member(mdata, rel, display, lock)
+        members[member.name] = member
+        if rel != ".":
+            indexes += _indexes(mdata, root)
     pv = root / ".python-version"
-    python_version = pv.read_text(encoding="utf-8").strip() if pv.is_file() else None
+    python_version = read_text(pv, ".python-version").strip() if pv.is_file() else None
     return Workspace(
         root=root,
         pyproject=data,

@@ -34,7 +34,25 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen bump`."""
     from lockgen.resolve import Request
 
+    check_arguments(args.package, args.to)
     return execute(args, Request("bump", package=args.package, to=args.to, member=args.member))
+
+
+def check_arguments(package: str, to: str | None) -> None:
+    """PKG must be a package name and --to a PEP 440 version: refused (exit 2) before any uv run."""
+    import re
+
+    from packaging.version import InvalidVersion, Version
+
+    from lockgen.errors import InputError
+
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", package, re.ASCII):
+        raise InputError("lockgen bump", "PKG", f"{package!r} is not a package name (e.g. torch)")
+    if to is not None:
+        try:
+            Version(to)
+        except InvalidVersion:
+            raise InputError("lockgen bump", "--to", f"{to!r} is not a version (e.g. 2.10.0)") from None
 
 
 def execute(args: argparse.Namespace, request: Any) -> int:
@@ -76,7 +94,7 @@ def execute(args: argparse.Namespace, request: Any) -> int:
         if len(shown) < len(m.changes):
             print(f"  and {len(m.changes) - len(shown)} CUDA runtime wheel(s) (nvidia-*, cuda-*) with them")
     for _, constraint, reason in outcome.excluded:
-        print(f"steered: {constraint} ({reason})")
+        print(f"steered: {constraint} ({reason}): lockgen kept uv away from these builds")
     if not args.dry_run:
         print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
     return 0

@@ -10,14 +10,21 @@ from typing import Any
 HELP = "verify the lock against the fleet (offline, fast); exit 1 on violations"
 DESCRIPTION = """\
 Checks, without changing anything:
-  strict-pin   every CUDA-linked direct dependency of each member is pinned with ==
-  one-cuda     each member resolves to one CUDA version across its CUDA-linked packages
+  strict-pin   every direct dependency whose locked build is CUDA-specific (+cuXYZ, NVIDIA CUDA wheels as
+               dependencies, -cu12 names, the build table) is pinned with ==; URL/git/path ones are exact already
+  one-cuda     each environment resolves to one CUDA version per platform
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
   build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
-  index, hash  every locked artifact has a hash and comes from PyPI or a declared index
-  toolchain    nix/toolchain.json agrees with the lock and names a cudaPackages set the pinned nixpkgs has
+  index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
+               and registry/URL artifacts carry a hash
+  source       git sources are locked to a commit (URL, path and workspace sources are accepted)
+  toolchain    nix/toolchain.json agrees with the lock and the pinned nixpkgs inputs (a CUDA set no input has
+               is a warning: the lock is kept, `nix develop` for that member says what to add)
   notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
-  lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv)
+  lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv). Never
+               goes online: when the cache cannot answer, a warning says so and the other rules still count
+Environments: the root project (when it is one) and each member, with each extra and dependency group
+(in the combinations [tool.uv] conflicts allows), on each Linux platform the lock covers.
 exit codes: 0 clean, 1 violations, 2 bad input
 """
 
@@ -33,60 +40,122 @@ def register(sub: Any) -> None:
 
 
 def check_workspace(ws: Any, use_uv: bool = True) -> tuple[list[Any], list[Any]]:
-    """Run every rule (and uv's freshness check); return (member summaries, violations)."""
-    from lockgen.cudadetect import member_cuda_from
-    from lockgen.errors import UvError
-    from lockgen.rules import lock_fresh_violations, run_rules
-    from lockgen.toolchain_rule import extra_rules
+    """Run every rule (and uv's offline freshness check); return (environments, violations)."""
+    from lockgen.checking import run_check
 
-    violations = run_rules(ws) + [v for rule in extra_rules() for v in rule(ws)]
-    if use_uv:
-        from lockgen.uvtool import run_uv
+    report = run_check(ws, use_uv=use_uv)
+    return list(report.environments), list(report.violations)
 
-        res = run_uv(["lock", "--check", "--offline"], cwd=ws.root)
-        fresh = lock_fresh_violations(res.returncode, res.stderr)
-        if fresh is None:
-            # offline failed for another reason (an empty cache, say): ask uv again, online
-            res = run_uv(["lock", "--check"], cwd=ws.root)
-            fresh = lock_fresh_violations(res.returncode, res.stderr)
-        if fresh is None:
-            detail = " | ".join(res.stderr.strip().splitlines()[-3:]) or f"exit code {res.returncode}"
-            raise UvError(f"`{' '.join(res.argv[1:])}` failed: {detail}")
-        violations += fresh
-    summaries = []
-    for name in ws.members:
-        if ws.lock.by_name(name):
-            summaries.append(member_cuda_from(name, ws.installed(name)))
-    return summaries, violations
+
+def _cuda_text(view: Any) -> str:
+    mc = view.cuda
+    torch = f" (torch {mc.torch})" if mc.torch else ""
+    if not mc.versions and not mc.majors:
+        return "CPU only" + torch
+    if mc.cuda:
+        builds = f" (builds for {', '.join(map(str, mc.versions))})" if len(mc.versions) > 1 else ""
+        return f"CUDA {mc.cuda}{builds}{torch}"
+    if mc.consistent:
+        return f"CUDA {mc.majors[0]}.x{torch}"
+    return "mixed CUDA " + "/".join([*map(str, mc.versions), *(f"{m}.x" for m in mc.majors)]) + torch
+
+
+def env_json(env: Any, window: Any) -> dict[str, Any]:
+    """One environment for --json: per platform its CUDA, torch and whether it fits the window."""
+    return {
+        "environment": env.label,
+        "project": env.project,
+        "extras": list(env.spec.extras),
+        "groups": list(env.spec.groups),
+        "platforms": [
+            {
+                "platform": f"linux-{v.platform}",
+                "cuda": str(v.cuda.cuda) if v.cuda.cuda else None,
+                "cuda_versions": [str(x) for x in v.cuda.versions],
+                "cuda_majors": list(v.cuda.majors),
+                "torch": v.cuda.torch,
+                "in_window": in_window(v.cuda, window) if (v.cuda.versions or v.cuda.majors) else None,
+            }
+            for v in env.platforms
+        ],
+    }
+
+
+def group_lines(envs: Any, window: Any) -> list[tuple[str, str]]:
+    """Environments with the same verdict on one line: (`lerobot, --extra all, ... (+12 more)`, verdict)."""
+    groups: dict[str, list[str]] = {}
+    for e in envs:
+        label, _, body = env_line(e, window).partition(": ")
+        groups.setdefault(body, []).append(label)
+    return [(_names(labels), body) for body, labels in groups.items()]
+
+
+def _names(labels: list[str], show: int = 4) -> str:
+    head = ", ".join(labels[:show])
+    return head + (f" (+{len(labels) - show} more)" if len(labels) > show else "")
+
+
+def env_line(env: Any, window: Any) -> str:
+    """`train: CUDA 12.8 (torch 2.10.0) - inside the window 11.8-13.0`, per platform when they differ."""
+    texts = [(v.platform, _cuda_text(v), v) for v in env.platforms]
+    if len({t for _, t, _ in texts}) <= 1:
+        view = texts[0][2] if texts else None
+        body = texts[0][1] if texts else "installs nothing on Linux"
+        return f"{env.label}: {body}{_where(view, window)}"
+    parts = [f"linux {p}: {t}{_where(v, window)}" for p, t, v in texts]
+    return f"{env.label}: " + "; ".join(parts)
+
+
+def _where(view: Any, window: Any) -> str:
+    if view is None or not (view.cuda.versions or view.cuda.majors):
+        return ""
+    return f" - {'inside' if in_window(view.cuda, window) else 'OUTSIDE'} the window {window}"
+
+
+def in_window(mc: Any, window: Any) -> bool:
+    """Every CUDA build of the view runs on the fleet (a majors-only view: some allowed CUDA has that major)."""
+    if not mc.consistent:
+        return False
+    if mc.versions:
+        return all(window.allows(v) for v in mc.versions)
+    return all(any(v.major == m for v in window.allowed) for m in mc.majors)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen check`."""
+    from lockgen.checking import run_check
     from lockgen.cli import require_root
     from lockgen.workspace import load_workspace
 
     ws = load_workspace(require_root(args))
-    summaries, violations = check_workspace(ws, use_uv=not args.no_uv)
+    report = run_check(ws, use_uv=not args.no_uv)
     window = ws.window
+    violations = report.violations
     if args.json:
         doc = {
-            "ok": not violations,
+            "schema": 1,
+            "ok": report.ok,
             "fleet": {
                 "driver": str(ws.fleet.driver),
                 "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
                 "policy": ws.fleet.policy,
             },
             "window": [str(v) for v in window.allowed],
-            "warnings": list(window.warnings),
+            "warnings": report.warning_lines(),
+            "fresh": report.fresh,
+            "environments": [env_json(e, window) for e in report.environments],
             "members": [
                 {
-                    "member": s.member,
-                    "cuda": str(s.cuda) if s.cuda else None,
-                    "cuda_versions": [str(v) for v in s.versions],
-                    "torch": s.torch,
-                    "in_window": bool(s.cuda and window.allows(s.cuda)),
+                    "member": e.label,
+                    "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
+                    "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
+                    "torch": e.platforms[0].cuda.torch if e.platforms else None,
+                    "in_window": all(
+                        in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors
+                    ),
                 }
-                for s in summaries
+                for e in report.environments
+                if e.has_cuda
             ],
             "violations": [v.to_json() for v in violations],
         }
@@ -96,15 +165,19 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     print(f"fleet: {ws.fleet.describe()}", file=out)
     print(f"window: CUDA {', '.join(map(str, window.allowed)) or '(empty)'}", file=out)
-    for w in window.warnings:
+    cpu = [e.label for e in report.environments if not e.has_cuda]
+    gpu = [e for e in report.environments if e.has_cuda]
+    plats = list(dict.fromkeys(v.platform for e in report.environments for v in e.platforms))
+    print(f"environments (linux {', '.join(plats) or '-'}):", file=out)
+    for labels, body in group_lines(gpu, window):
+        print(f"  {labels}: {body}", file=out)
+    if cpu:
+        print(f"  {_names(cpu)}: no CUDA builds (CPU only)", file=out)
+    for w in report.warnings:
         print(f"warning: {w}", file=out)
-    for s in summaries:
-        if not s.versions and not s.majors:
-            print(f"{s.member}: no CUDA-linked packages", file=out)
-            continue
-        cuda = str(s.cuda) if s.cuda else "mixed " + "/".join(map(str, s.versions))
-        where = "inside" if s.cuda and window.allows(s.cuda) else "OUTSIDE"
-        print(f"{s.member}: CUDA {cuda} (torch {s.torch}) - {where} the window {window}", file=out)
+    for n in report.notes:
+        where = n.file + (f" [{n.member}]" if n.member else "")
+        print(f"warning[{n.rule}] {where}: {n.message}\n    fix: {n.fix}", file=out)
     for v in violations:
         where = f"{v.file}" + (f" [{v.member}]" if v.member else "") + (f" {v.package}" if v.package else "")
         print(f"error[{v.rule}] {where}: {v.message}\n    fix: {v.fix}", file=out)

@@ -1,8 +1,9 @@
 """`lockgen explain [FILE|-]`: what does this error mean, and what fixes it?
 
-Reads an error or traceback, matches it against lockgen's error knowledge (data/errors.toml, via lockgen.explain)
-and answers with the category, the cause in plain words and the fix as exact commands (uv for the workspace, pip
-for Colab). Inside a workspace the answer is made concrete with the lock and this machine (lockgen.host).
+Reads an error, traceback or whole log (the last error in it), matches it against lockgen's error knowledge
+(data/errors.toml, data/renames.toml, and the team's own file named by `[tool.lockgen] knowledge` in the root
+pyproject.toml) and answers with the category, the cause in plain words and the fix as exact commands (uv for the
+workspace, pip for Colab). Inside a workspace the answer is made concrete with the lock and this machine (lockgen.host).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from typing import Any
 
 HELP = "explain an error or traceback: category, cause and the commands that fix it"
 DESCRIPTION = """\
-Reads an error (a file, or stdin with - or a pipe) and answers with its category (import errors, CUDA/GPU errors,
-build errors, runtime errors), the cause in plain words, and the fix as exact commands: uv for this workspace,
-pip for Colab. Inside a workspace the answer names the lock's CUDA and this machine's driver and GPUs; use
---driver when the error came from another machine, --no-host to leave this machine out.
+Reads an error (a file, or stdin with - or a pipe; a long log is fine: the last error in it is read, and its line
+is named) and answers with its category (import errors, CUDA/GPU errors, build errors, runtime errors), the cause in
+plain words, and the fix as exact commands: uv for this workspace, pip for Colab. Inside a workspace the answer names
+the lock's CUDA and this machine's driver and GPUs; use --driver when the error came from another machine, --no-host
+to leave this machine out. Every index URL, version and driver figure printed comes from lockgen's tables or the
+lock; when facts are missing it says what to run to get them. A team's own knowledge file (same format as
+data/errors.toml) is named in the root pyproject.toml: [tool.lockgen] knowledge = "path.toml".
 An error lockgen does not know is reported as not recognised, with what was checked.
 exit codes: 0 recognised, 1 not recognised, 2 bad input
 """
@@ -121,20 +125,66 @@ def build_context(root: Path | None, member: str | None, driver: str | None, use
     return ctx, notes
 
 
+KNOWLEDGE_KEY = "tool.lockgen.knowledge"
+
+
+def load_catalog_for(root: Path | None) -> Any:
+    """The built-in error knowledge, merged with the file `[tool.lockgen] knowledge` names in the root pyproject.toml
+    (a path relative to the root). InputError (exit 2) naming the file and key when that file is missing or malformed.
+    The key is read here, not by lockgen.fleet, which ignores keys it does not know."""
+    import tomllib
+
+    from lockgen.errors import InputError
+    from lockgen.explain import KnowledgeFileError, load_catalog, load_user_catalog
+
+    base = load_catalog()
+    if root is None:
+        return base
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return base  # the workspace loader reports a broken pyproject.toml
+    table = data.get("tool", {}).get("lockgen", {}) if isinstance(data.get("tool"), dict) else {}
+    if not isinstance(table, dict) or "knowledge" not in table:
+        return base
+    value = table["knowledge"]
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("pyproject.toml", KNOWLEDGE_KEY, f"expected a path to a TOML file, got {value!r}")
+    path = root / value
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "not a UTF-8 text file"
+        raise InputError("pyproject.toml", KNOWLEDGE_KEY, f"{value!r} cannot be read: {reason}") from None
+    try:
+        return load_user_catalog(value, text, base)
+    except KnowledgeFileError as e:
+        raise InputError(e.file, e.key, e.message) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen explain`."""
     from lockgen.explain import explain
 
     text = read_input(args.file)
-    ctx, notes = build_context(getattr(args, "root", None), args.member, args.driver, not args.no_host)
+    root = getattr(args, "root", None)
+    catalog = load_catalog_for(root)
+    ctx, notes = build_context(root, args.member, args.driver, not args.no_host)
     for n in notes:
         print(f"lockgen: {n}", file=sys.stderr)
-    result = explain(text, ctx=ctx)
+    result = explain(text, catalog=catalog, ctx=ctx)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
         return 0 if result.recognised else 1
     out = sys.stdout
+    if result.error_line is not None and (result.errors_in_input > 1 or result.lines_in_input > 50):
+        print(
+            f"read: the last of {result.errors_in_input} error lines, line {result.error_line} of "
+            f"{result.lines_in_input}"
+            + (f" ({result.clipped_lines} long lines clipped)" if result.clipped_lines else ""),
+            file=out,
+        )
     if not result.recognised:
         print("not recognised: no class of lockgen's error knowledge matches this text.", file=out)
         if result.last_error:
@@ -144,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {c}", file=out)
         print(
             "lockgen does not guess. `lockgen doctor` checks this machine against the lock; the knowledge lives in "
-            "lockgen/src/lockgen/data/errors.toml.",
+            "lockgen/src/lockgen/data/errors.toml, and a team adds its own with "
+            '[tool.lockgen] knowledge = "path.toml".',
             file=out,
         )
         return 1
@@ -160,8 +211,13 @@ def run(args: argparse.Namespace) -> int:
     print("fix (pip, e.g. Colab):", file=out)
     for f in result.fix_pip:
         print(f"  - {f}", file=out)
+    if result.facts_needed:
+        print("to make the fix concrete, run:", file=out)
+        for f in result.facts_needed:
+            print(f"  - {f}", file=out)
     print(f'matched: "{result.evidence}"', file=out)
     print(f"source: {result.source}", file=out)
+    print(f"knowledge: {result.knowledge_file}", file=out)
     if result.also:
         print(f"also matched (less specific): {', '.join(result.also)}", file=out)
     return 0

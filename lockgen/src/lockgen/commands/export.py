@@ -39,8 +39,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def render(ws: Any, member: str, fmt: str, current: str | None) -> str:
-    """The exported text: for pep723 with `current` (the file's text), the whole updated file."""
+def render(ws: Any, member: str, fmt: str, current: str | None, file: str = "notebook") -> str:
+    """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
+    file."""
     from lockgen.export import member_export, render_colab, update_script_block
 
     if fmt == "colab":
@@ -52,7 +53,7 @@ def render(ws: Any, member: str, fmt: str, current: str | None) -> str:
             from lockgen.export import comment_block, render_script_toml
 
             return comment_block(render_script_toml(export))
-        return update_script_block(current, export)
+        return update_script_block(current, export, file)
     return uv_export(ws.root, member, UV_FORMATS[fmt])
 
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.cli import require_root
     from lockgen.errors import InputError
     from lockgen.lockfile import normalize
-    from lockgen.txn import atomic_write
+    from lockgen.safefile import read_target, write_target
     from lockgen.ui import Reporter
     from lockgen.workspace import load_workspace
 
@@ -95,18 +96,21 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("lockgen export", "--check", "needs --into FILE (the file to compare)")
     reporter = Reporter()
     current = None
+    # --into must be a regular file or new (no link, device, FIFO; its folder must exist): checked before reading
+    old = read_target(args.into) if args.into is not None else None
     if args.into is not None and args.format == "pep723":
         try:
-            current = args.into.read_bytes().decode("utf-8") if args.into.exists() else ""  # CRLF kept as is
-        except (OSError, UnicodeDecodeError) as e:
+            current = old.decode("utf-8") if old is not None else ""  # CRLF kept as is
+        except UnicodeDecodeError as e:
             raise InputError(str(args.into), None, f"cannot be read: {e}") from None
-    text = render(ws, member, args.format, current)
+    text = render(ws, member, args.format, current, str(args.into))
     if current:
         from lockgen.export import classify_requirements, find_script_block, member_export
 
         block = find_script_block(current, str(args.into))
         if block is not None:
-            _, dropped = classify_requirements(block.toml, member_export(ws.lock, member, index_names(ws.pyproject)))
+            export = member_export(ws.lock, member, index_names(ws.pyproject))
+            _, dropped = classify_requirements(block.toml, export, str(args.into))
             if dropped:
                 names = sorted({d.split(";")[0].strip() for d in dropped})
                 shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
@@ -117,10 +121,6 @@ def run(args: argparse.Namespace) -> int:
     if args.into is None:
         sys.stdout.write(text)
         return 0
-    try:
-        old = args.into.read_bytes() if args.into.exists() else None
-    except OSError as e:
-        raise InputError(str(args.into), None, f"cannot be read: {e.strerror}") from None
     new = text.encode("utf-8")
     if old == new:
         reporter.step(f"{args.into}: up to date with uv.lock ({member}, {args.format})")
@@ -132,6 +132,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
         return 1
-    atomic_write(args.into, new)
+    write_target(args.into, new)
     reporter.step(f"{args.into}: wrote the {args.format} export of {member}")
     return 0

@@ -58,20 +58,22 @@ def run(args: argparse.Namespace) -> int:
 
     from lockgen.cli import require_root
     from lockgen.errors import LockgenError
-    from lockgen.resolve import Request, relock, stage_copy
+    from lockgen.resolve import Request, relock_here, stage_copy
     from lockgen.steering import pre_exclude, steer
     from lockgen.ui import Reporter
-    from lockgen.versions import DriverVersion
     from lockgen.workspace import load_workspace
 
     root = require_root(args)
     ws = load_workspace(root)
     drivers = args.drivers or default_drivers(ws.knowledge)
+    from lockgen.errors import InputError
+    from lockgen.fleet import check_driver
+
     for d in drivers:
         try:
-            DriverVersion.parse(d)
-        except ValueError as e:
-            raise LockgenError(f"--drivers: {e}") from None
+            check_driver(d, ws.knowledge, "lockgen matrix", "--drivers")
+        except InputError as e:
+            raise LockgenError(f"--drivers {d}: {e.message}") from None
     if args.gpus:  # a typo is bad input (exit 2), not one "no solution" row per driver
         from lockgen.errors import InputError
         from lockgen.fleet import fleet_from_config
@@ -82,19 +84,25 @@ def run(args: argparse.Namespace) -> int:
             raise LockgenError(f"--gpus: {e.message}") from None
     reporter = Reporter(quiet=False)
     rows: list[dict[str, Any]] = []
+    from lockgen.txn import WorkspaceLock
+
+    base_dir = tempfile.TemporaryDirectory(prefix="lockgen-matrix-base-")
+    with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
+        base = stage_copy(root, Path(base_dir.name))
     for i, driver in enumerate(drivers, 1):
         reporter.step(f"[{i}/{len(drivers)}] driver {driver}")
         with tempfile.TemporaryDirectory(prefix="lockgen-matrix-") as tmp:
-            stage = stage_copy(root, Path(tmp))
+            stage = stage_copy(base, Path(tmp))
             doc = tomlkit.parse((stage / "pyproject.toml").read_text(encoding="utf-8"))
             doc.setdefault("tool", {}).setdefault("lockgen", {})["driver"] = driver
             if args.gpus:
                 doc["tool"]["lockgen"]["gpus"] = list(args.gpus)
             (stage / "pyproject.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
-            row: dict[str, Any] = {"driver": driver, "window": None, "members": {}, "error": None}
+            row: dict[str, Any] = {"driver": driver, "window": None, "members": {}, "error": None, "kind": None}
             try:
-                row["window"] = str(load_workspace(stage).window)
-                relock(
+                window = load_workspace(stage).window
+                row["window"] = str(window)
+                relock_here(
                     stage,
                     Request("lock"),
                     reporter=Reporter(quiet=True),
@@ -103,40 +111,65 @@ def run(args: argparse.Namespace) -> int:
                     finalize=False,
                 )
                 final = load_workspace(stage)
-                from lockgen.cudadetect import member_cuda_from
-
-                for m in final.members:
-                    if not final.lock.by_name(m):
+                outside = []
+                for env in final.environments:
+                    if not env.has_cuda:
                         continue
-                    installed = final.installed(m)
-                    mc = member_cuda_from(m, installed)
-                    if not mc.versions and not mc.majors:
-                        continue
-                    row["members"][m] = {"cuda": str(mc.cuda) if mc.cuda else None} | {
-                        h: installed[h].version for h in headline(final, m) if h in installed
-                    }
+                    view = env.platforms[0]
+                    mc = view.cuda
+                    installed = view.installed
+                    info: dict[str, Any] = {"cuda": str(mc.cuda) if mc.cuda else None}
+                    if env.project in final.members and env.label == env.project:
+                        info |= {h: installed[h].version for h in headline(final, env.project) if h in installed}
+                    elif "torch" in installed:
+                        info["torch"] = installed["torch"].version
+                    row["members"][env.label] = info
+                    for v in env.platforms:
+                        bad = [str(c) for c in v.cuda.versions if not window.allows(c)]
+                        if bad or (v.cuda.majors and not v.cuda.consistent):
+                            outside.append(f"{env.label} (linux {v.platform}): CUDA {', '.join(bad) or 'mixed'}")
+                if outside:
+                    row["kind"] = "outside-window"
+                    row["error"] = "resolved outside its own window " + str(window) + ": " + "; ".join(outside)
                 if args.verify:  # lockgen verify on the row's lock: "runs on this host"
                     from lockgen.verify import matrix_verdicts
 
                     row["runs"] = matrix_verdicts(stage, reporter)
             except LockgenError as e:
-                row["error"] = str(e).splitlines()[0]
+                row["kind"] = getattr(e, "kind", None) or _kind_of(e)
+                row["error"] = str(e).splitlines()[0].removeprefix("no solution: ")
             rows.append(row)
             reporter.step(_line(row))
+    base_dir.cleanup()
+    failed = [r for r in rows if r["error"]]
     if args.json:
-        json.dump({"gpus": args.gpus, "rows": rows}, sys.stdout, indent=2)
+        json.dump({"schema": 1, "gpus": args.gpus, "rows": rows, "failed": len(failed)}, sys.stdout, indent=2)
         print()
-        return 0
-    print(f"{'driver':>10}  {'window':<10}  member: CUDA, packages")
+        return 1 if failed else 0
+    print(f"{'driver':>10}  {'window':<10}  environment: CUDA, packages")
     for row in rows:
         print(_line(row))
-    return 0
+    if failed:
+        print(f"{len(failed)} of {len(rows)} row(s) failed")
+    return 1 if failed else 0
+
+
+def _kind_of(e: Exception) -> str:
+    from lockgen.resolve import CheckFailed, EmptyWindow, ResolutionFailed
+
+    if isinstance(e, ResolutionFailed):
+        return "no-solution"
+    if isinstance(e, EmptyWindow):
+        return "empty-window"
+    if isinstance(e, CheckFailed):
+        return "check"
+    return "error"
 
 
 def _line(row: dict[str, Any]) -> str:
     head = f"{row['driver']:>10}  {row['window'] or '-':<10}  "
     if row["error"]:
-        return head + f"no solution: {row['error']}"
+        return head + f"FAILED ({row['kind']}): {row['error']}"
     parts = []
     for m, info in row["members"].items():
         pkgs = ", ".join(f"{k} {v}" for k, v in info.items() if k != "cuda")

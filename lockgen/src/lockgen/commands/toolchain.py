@@ -9,8 +9,11 @@ from typing import Any
 
 HELP = "show, check or write nix/toolchain.json (the CUDA toolkit per member that flake.nix provides)"
 DESCRIPTION = """\
-nix/toolchain.json tells flake.nix which nixpkgs CUDA set (cudaPackages_X_Y) and Python each member's dev
-shell gets. lockgen derives it from uv.lock, so moving CUDA needs no edit in Nix.
+nix/toolchain.json tells flake.nix which nixpkgs CUDA set (cudaPackages_X_Y) each member's dev shell gets,
+from which pinned nixpkgs input (flake.lock; the main `nixpkgs` first, then the newest input that has it), the
+Python, and the locked wheels `nix build .#<member>-image` installs. lockgen derives it from uv.lock and
+flake.lock, so moving CUDA needs no edit in Nix. A set no pinned input has is a warning, not an error: the file
+records it and `nix develop .#<member>` stops with the same message, saying what input to add.
 
   lockgen toolchain            show what the lock needs; exit 1 when nix/toolchain.json disagrees
   lockgen toolchain --write    write nix/toolchain.json (atomically)
@@ -54,14 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.cli import require_root
     from lockgen.errors import InputError
     from lockgen.toolchain import (
-        FLAKE_LOCK,
         TOOLCHAIN_FILE,
         compare_toolchain,
-        load_nixpkgs_table,
-        nixpkgs_rev,
+        flake_inputs,
         read_json_file,
+        render_toolchain,
         toolchain_for,
-        write_toolchain,
+        toolchain_warnings_for,
     )
     from lockgen.workspace import load_workspace
 
@@ -69,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     ws = load_workspace(root)
     expected = toolchain_for(ws)
     path = root / TOOLCHAIN_FILE
-    pin_rev = nixpkgs_rev(read_json_file(root / FLAKE_LOCK, FLAKE_LOCK)) if (root / FLAKE_LOCK).is_file() else None
-    table = load_nixpkgs_table()
+    inputs = flake_inputs(root)
     wrote = False
     if args.write:
         current = None
@@ -80,7 +81,15 @@ def run(args: argparse.Namespace) -> int:
             except InputError:
                 current = None
         if current != expected:
-            write_toolchain(root, expected)
+            from lockgen.safefile import write_target
+            from lockgen.schema import inside
+
+            # inside the project (no link out of it), a regular file or new, its folder present; mode kept
+            from lockgen.txn import WorkspaceLock
+
+            folder = inside(root, path.parent.relative_to(root).as_posix(), "lockgen toolchain --write", TOOLCHAIN_FILE)
+            with WorkspaceLock(root):  # never beside a lock/bump that is changing the project
+                write_target(folder / path.name, render_toolchain(expected).encode("utf-8"), TOOLCHAIN_FILE)
             wrote = True
     actual: Any = None
     if path.is_file():
@@ -88,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
             actual = read_json_file(path, TOOLCHAIN_FILE)
         except InputError as e:
             actual = {"_unreadable": e.message}
-    violations = compare_toolchain(expected, actual, frozenset(), pin_rev, table) if actual is not None else []
+    violations = compare_toolchain(expected, actual) if actual is not None else []
+    warnings = toolchain_warnings_for(actual if actual is not None else expected, inputs)
     missing = actual is None
     if _json(args):
         doc = {
@@ -96,24 +106,34 @@ def run(args: argparse.Namespace) -> int:
             "file": TOOLCHAIN_FILE,
             "exists": not missing,
             "wrote": wrote,
-            "nixpkgs_rev": pin_rev,
+            "inputs": [
+                {"name": p.name, "rev": p.rev, "known": p.row is not None, "cuda_sets": sorted(p.row.cuda_sets)}
+                if p.row
+                else {"name": p.name, "rev": p.rev, "known": False, "cuda_sets": []}
+                for p in inputs or ()
+            ],
             "toolchain": expected,
             "violations": [v.to_json() for v in violations],
+            "warnings": [v.to_json() for v in warnings],
         }
         json.dump(doc, sys.stdout, indent=2)
         print()
         return 0 if doc["ok"] else 1
     print(f"python: {expected['python']} (from .python-version); driver policy: {expected['driver_policy']}")
-    for name, entry in expected["members"].items():
-        print(f"{name}: CUDA {entry['cuda']} -> nixpkgs {entry['nix_attr']}")
-    if expected["default"]:
-        print(f"default shell: CUDA {expected['default']['cuda']} -> nixpkgs {expected['default']['nix_attr']}")
-    else:
-        print("default shell: no CUDA toolkit (no member uses CUDA)")
-    if pin_rev:
-        print(f"nixpkgs pin (flake.lock): {pin_rev}")
+    for p in inputs or ():
+        print(f"nixpkgs input {p.describe()}" + (f": {', '.join(sorted(p.row.cuda_sets))}" if p.row else ""))
+    shells = [*expected["members"].items(), ("default shell", expected["default"])]
+    for name, entry in shells:
+        if entry is None:
+            print(f"{name}: no CUDA toolkit (no member uses CUDA)")
+        else:
+            source = f"from input {entry['input']}" if entry["input"] else "from NO pinned input (see the warning)"
+            print(f"{name}: CUDA {entry['cuda']} -> nixpkgs {entry['nix_attr']} {source}")
     if wrote:
         print(f"wrote {TOOLCHAIN_FILE}")
+    for w in warnings:
+        where = w.file + (f" [{w.member}]" if w.member else "")
+        print(f"warning[{w.rule}] {where}: {w.message}\n    fix: {w.fix}")
     if missing:
         print(f"error[toolchain] {TOOLCHAIN_FILE}: missing\n    fix: run `lockgen toolchain --write`")
         return 1
@@ -121,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         where = v.file + (f" [{v.member}]" if v.member else "")
         print(f"error[{v.rule}] {where}: {v.message}\n    fix: {v.fix}")
     if not violations:
-        print(f"ok: {TOOLCHAIN_FILE} matches uv.lock" + (" and the nixpkgs pin" if pin_rev else ""))
+        print(f"ok: {TOOLCHAIN_FILE} matches uv.lock" + (" and the pinned nixpkgs inputs" if inputs else ""))
     return 1 if violations else 0
 
 
@@ -177,7 +197,7 @@ def run_guard(args: argparse.Namespace) -> int:
     from lockgen.errors import InputError
     from lockgen.knowledge import load_knowledge
     from lockgen.toolchain import guard_verdict
-    from lockgen.versions import CudaVersion, DriverVersion
+    from lockgen.versions import CudaVersion
 
     member = args.member
     policy = args.policy
@@ -192,10 +212,10 @@ def run_guard(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError("--cuda", None, str(e)) from None
     if args.driver:
-        try:
-            driver = DriverVersion.parse(args.driver)
-        except ValueError as e:
-            raise InputError("--driver", None, str(e)) from None
+        from lockgen.fleet import check_driver
+
+        # the same rules as the fleet's driver: "12.4" is a CUDA version, "999.99" no driver lockgen can place
+        driver = check_driver(args.driver, load_knowledge(), "lockgen toolchain guard", "--driver")
     else:
         driver = read_host_driver()
     verdict = guard_verdict(member, cuda, driver, load_knowledge(), policy)

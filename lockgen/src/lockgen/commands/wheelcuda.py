@@ -32,6 +32,7 @@ _WHEEL_RE = re.compile(
     r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
 )
 _DIST_INFO_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # https:, file:, ftp:, javascript: ...
 _PIN_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s=]+)$")
 
 
@@ -108,38 +109,110 @@ def find_in_cache(cache: Path, package: str, version: str) -> Path | None:
 
 def find_in_lock(root: Path, package: str, version: str) -> str | None:
     """The best-fitting wheel URL (or path) of package==version in the workspace's uv.lock."""
+    found = find_artifact_in_lock(root, package, version)
+    return found[0] if found else None
+
+
+def find_artifact_in_lock(root: Path, package: str, version: str) -> tuple[str, str | None] | None:
+    """(location, hash such as "sha256:...") of the best-fitting wheel of package==version in uv.lock."""
     from lockgen.lockfile import read_lock
 
     lock = read_lock(root / "uv.lock")
-    locations = [w.location for p in lock.by_name(package) if p.version == version for w in p.wheels]
-    return pick_wheel(locations)
+    hashes = {w.location: w.hash for p in lock.by_name(package) if p.version == version for w in p.wheels}
+    best = pick_wheel(list(hashes))
+    return (best, hashes[best]) if best else None
 
 
-def download(url: str, dest: Path, progress: Callable[[str], None]) -> Path:
-    """Stream `url` into `dest` in 1 MiB chunks, reporting progress; LockgenError on any failure."""
-    import urllib.error
+def _check_url(url: str, origin: str) -> None:
+    from lockgen.errors import LockgenError
+    from lockgen.redact import redact_url
+    from lockgen.urls import url_problem
+
+    problem = url_problem(url)
+    if problem:
+        raise LockgenError(f"{origin}: {redact_url(url)} {problem}")
+
+
+def _safe_opener(origin: str) -> Any:
+    """A urllib opener whose redirects are held to the same rule as the first URL (no https -> http downgrade)."""
     import urllib.request
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            _check_url(newurl, f"{origin} (redirected)")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(Redirects)
+
+
+def download(
+    url: str, dest: Path, progress: Callable[[str], None], max_bytes: int | None = None, origin: str = "URL"
+) -> Path:
+    """Stream `url` into `dest` in 1 MiB chunks, reporting progress; LockgenError on any failure. Only https://,
+    http:// to this machine and file:// (`lockgen.urls`), also after redirects; at most `max_bytes`. A file://
+    URL is not copied: the path of the (regular) file itself is returned."""
+    import urllib.error
+    from urllib.request import url2pathname
+
+    from lockgen.elfscan import LIMITS
+    from lockgen.errors import LockgenError
+    from lockgen.redact import redact_url
+
+    cap = LIMITS.max_wheel_bytes if max_bytes is None else max_bytes
+    shown = redact_url(url)
+    _check_url(url, origin)
+    if url.lower().startswith("file:"):
+        from urllib.parse import urlsplit
+
+        from lockgen.elfscan import Limits, regular_file_size
+
+        path = Path(url2pathname(urlsplit(url).path))
+        regular_file_size(path, Limits(max_wheel_bytes=cap))
+        return path
+    try:
+        with _safe_opener(origin).open(url, timeout=60) as resp, dest.open("wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            if total > cap:
+                raise LockgenError(f"{shown}: {total >> 20} MiB is over the cap of {cap >> 20} MiB for a wheel")
+            done, step_shown = 0, -1
+            while chunk := resp.read(CHUNK):
+                done += len(chunk)
+                if done > cap:
+                    raise LockgenError(f"{shown}: more than the cap of {cap >> 20} MiB for a wheel; stopped")
+                out.write(chunk)
+                step = done * 10 // total if total else done // (50 * CHUNK)
+                if step != step_shown:
+                    step_shown = step
+                    size = f"{done / CHUNK:.0f} MiB" + (f" of {total / CHUNK:.0f} MiB" if total else "")
+                    progress(f"downloading {shown.rsplit('/', 1)[-1]}: {size}")
+    except urllib.error.HTTPError as e:
+        raise LockgenError(f"{shown}: download failed: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise LockgenError(f"{shown}: download failed: {reason}") from None
+    return dest
+
+
+def check_hash(path: Path, expected: str, what: str, told_by: str = "uv.lock") -> None:
+    """Compare the file's digest with `expected` ("sha256:<hex>", as uv.lock writes it; `told_by` says where it
+    came from); LockgenError on a mismatch or an algorithm hashlib lacks."""
+    import hashlib
 
     from lockgen.errors import LockgenError
 
+    algo, _, want = expected.partition(":")
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done, shown = 0, -1
-            while chunk := resp.read(CHUNK):
-                out.write(chunk)
-                done += len(chunk)
-                step = done * 10 // total if total else done // (50 * CHUNK)
-                if step != shown:
-                    shown = step
-                    size = f"{done / CHUNK:.0f} MiB" + (f" of {total / CHUNK:.0f} MiB" if total else "")
-                    progress(f"downloading {url.rsplit('/', 1)[-1]}: {size}")
-    except urllib.error.HTTPError as e:
-        raise LockgenError(f"{url}: download failed: HTTP {e.code} {e.reason}") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise LockgenError(f"{url}: download failed: {reason}") from None
-    return dest
+        h = hashlib.new(algo)
+    except ValueError:
+        raise LockgenError(f"{what}: the hash {expected!r} ({told_by}) uses an unknown algorithm") from None
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    if h.hexdigest() != want.lower():
+        raise LockgenError(
+            f"{what}: the downloaded wheel's {algo} is {h.hexdigest()}, {told_by} says {want}: refused "
+            "(the file changed on the index, or something in between altered it)"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ reporting
@@ -196,10 +269,21 @@ def compare(build: Any, row: Any) -> str | None:
 def locate(target: str, cache_dir: Path | None, root: Path | None) -> tuple[str, tuple[str, str] | None]:
     """What to read for TARGET: ("url" or a local path, (package, version) when known). NAME==VERSION is looked
     up in uv's cache first, then in the workspace's uv.lock (a URL). LockgenError when nothing is found."""
+    source, ident, _ = locate_with_hash(target, cache_dir, root)
+    return source, ident
+
+
+def locate_with_hash(
+    target: str, cache_dir: Path | None, root: Path | None
+) -> tuple[str, tuple[str, str] | None, str | None]:
+    """`locate`, plus the hash uv.lock records for a wheel found there (None otherwise)."""
     from lockgen.errors import LockgenError
 
-    if target.startswith(("https://", "http://")):
-        return target, wheel_identity(target.split("#")[0])
+    if _SCHEME_RE.match(target) and not Path(target).exists():
+        _check_url(target, "wheel-cuda")
+        fragment = target.split("#", 1)[1] if "#" in target else ""
+        algo, _, digest = fragment.partition("=")
+        return target, wheel_identity(target.split("#")[0]), f"{algo}:{digest}" if digest else None
     local = Path(target).expanduser()
     pin = _PIN_RE.match(target)
     if pin is None or local.exists():
@@ -207,43 +291,53 @@ def locate(target: str, cache_dir: Path | None, root: Path | None) -> tuple[str,
             raise LockgenError(f"{target}: no such file or directory")
         if local.is_dir():
             info = next(iter(sorted(local.glob("*.dist-info"))), None)
-            return str(local), wheel_identity(info.name) if info else None
-        return str(local), wheel_identity(local.name)
+            return str(local), wheel_identity(info.name) if info else None, None
+        return str(local), wheel_identity(local.name), None
     ident = (pin.group("name").lower(), pin.group("version"))
     cache = uv_cache_dir(cache_dir, root)
     found = find_in_cache(cache, *ident) if cache and cache.is_dir() else None
     if found is not None:
-        return str(found), ident
+        return str(found), ident, None
     if root is None:
         raise LockgenError(f"{target}: not in uv's cache, and no workspace (uv.lock) to find its URL in")
-    url = find_in_lock(root, *ident)
-    if url is None:
+    artifact = find_artifact_in_lock(root, *ident)
+    if artifact is None:
         raise LockgenError(f"{target}: not in uv's cache, and uv.lock has no Linux wheel of {ident[0]} {ident[1]}")
-    return url, ident
+    url, digest = artifact
+    if "://" not in url:  # a path wheel of a path source: relative to the workspace
+        url = (root / url).resolve().as_uri()
+    _check_url(url, f"uv.lock ({ident[0]} {ident[1]})")
+    return url, ident, digest
 
 
 def run(args: argparse.Namespace) -> int:
     """`lockgen wheel-cuda WHEEL|URL|DIR|NAME==VERSION [--json]`."""
     from lockgen.elfscan import lookup_build, wheel_build_cuda
+    from lockgen.redact import redact_url
     from lockgen.ui import Reporter
 
     as_json = bool(getattr(args, "json", False))
     reporter = Reporter(quiet=as_json)
-    source, ident = locate(args.wheel, args.cache_dir, getattr(args, "root", None))
-    if source.startswith(("https://", "http://")):
+    source, ident, digest = locate_with_hash(args.wheel, args.cache_dir, getattr(args, "root", None))
+    shown = redact_url(source.split("#")[0])
+    if "://" in source:
         with tempfile.TemporaryDirectory(prefix="lockgen-wheel-") as tmp:
-            reporter.step(f"streaming {source.split('#')[0].rsplit('/', 1)[-1]}")
-            build = wheel_build_cuda(download(source.split("#")[0], Path(tmp) / "wheel.whl", reporter.detail))
+            reporter.step(f"streaming {shown.rsplit('/', 1)[-1]}")
+            wheel = download(source.split("#")[0], Path(tmp) / "wheel.whl", reporter.detail, origin=shown)
+            if digest:
+                check_hash(wheel, digest, shown, "uv.lock" if _PIN_RE.match(args.wheel) else "the URL's #fragment")
+            build = wheel_build_cuda(wheel)
     else:
         reporter.step(f"reading {source}")
         build = wheel_build_cuda(Path(source))
 
     row = lookup_build(*ident) if ident else None
     disagreement = compare(build, row)
-    new_row = toml_row(ident[0], ident[1], build, source) if ident and (build.cuda or build.bundles) else None
+    new_row = toml_row(ident[0], ident[1], build, shown) if ident and (build.cuda or build.bundles) else None
     if as_json:
         out = {
-            "wheel": source,
+            "wheel": shown,
+            "hash_checked": digest if "://" in source and digest else None,
             "package": ident[0] if ident else None,
             "version": ident[1] if ident else None,
             "build_cuda": build.cuda,
@@ -263,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2)
         print()
     else:
-        _print_human(source, ident, build, row, disagreement, new_row)
+        _print_human(shown, ident, build, row, disagreement, new_row)
     return 1 if disagreement else 0
 
 
