@@ -22,7 +22,7 @@ import pkgworld
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lockgen.commands.bump import pre_exclude, steer
+from lockgen.hooks import pre_exclude, steer
 from lockgen.resolve import Request, relock
 from lockgen.uvtool import UvResult, find_uv, run_uv
 from lockgen.verify import BROKEN, NEEDS_GPU, OK, SKIPPED, classify, result_from_line, verify

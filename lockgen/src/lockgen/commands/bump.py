@@ -63,6 +63,8 @@ def execute(args: argparse.Namespace, request: Any) -> int:
 
     root = require_root(args)
     reporter = Reporter(quiet=False)
+    from lockgen.hooks import pre_exclude, steer
+
     kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
     try:
         outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
@@ -98,21 +100,6 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     if not args.dry_run:
         print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
     return 0
-
-
-def pre_exclude(ws: Any) -> list[tuple[str, str, str]]:
-    """Exclusions before resolving: builds the fleet cannot run (data/builds.toml), broken releases
-    (data/hidden.toml)."""
-    from lockgen import hidden, steering
-
-    return steering.pre_exclude(ws) + hidden.pre_exclude(ws)
-
-
-def steer(ws: Any) -> list[tuple[str, str, str]]:
-    """Exclusions after a resolve: builds whose CUDA disagrees with torch, pairs that match a hidden requirement."""
-    from lockgen import hidden, steering
-
-    return steering.steer(ws) + hidden.steer(ws)
 
 
 def floor_conflicts(ws: Any) -> list[str]:

@@ -15,6 +15,8 @@ Checks, without changing anything:
   one-cuda     each environment resolves to one CUDA version per platform
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
   build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
+  hidden-req   no locked pair matches a requirement the metadata hides (data/hidden.toml: vllm <= 0.11.0 needs
+               transformers < 5, ...), each with its source
   index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
                and registry/URL artifacts carry a hash
   source       git sources are locked to a commit (URL, path and workspace sources are accepted)

@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
     from lockgen.cli import require_root
     from lockgen.errors import LockgenError
+    from lockgen.hooks import pre_exclude, steer
     from lockgen.resolve import Request, relock_here, stage_copy
-    from lockgen.steering import pre_exclude, steer
     from lockgen.ui import Reporter
     from lockgen.workspace import load_workspace
 
