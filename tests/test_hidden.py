@@ -294,7 +294,7 @@ def test_torch_family_includes_what_follows_torch_when_installed() -> None:
 
 @pytest.mark.parametrize(("driver", "expected"), [("535", 1), ("550", 0), ("580.65.06", 0)])
 def test_floor_conflicts_name_the_member_the_floor_and_the_driver(tmp_path: Path, driver: str, expected: int) -> None:
-    from lockgen.commands.bump import floor_conflicts
+    from lockgen.nosolution import floor_conflicts
     from lockgen.workspace import load_workspace
 
     root = write_ws(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lockgen.constraints import RUNTIME_GENERATIONS
 from lockgen.knowledge import Knowledge
@@ -143,3 +144,44 @@ def explain_uv_failure(failure: object, uv_message: str) -> str:
     out = [f"{title}: {summary}.", "ways out:", *(f"  - {w}" for w in ways), "uv said:"]
     out.extend(f"  {ln}" for ln in _cause_lines(uv_message)[-25:])
     return "\n".join(out)
+
+
+def floor_conflicts(ws: Any) -> list[str]:
+    """A member's own floor (`[tool.lockgen] ranges`, what its code needs) that the fleet excludes, in the user's
+    terms: "serve needs vllm>=0.8.5.post1 ..., which is a CUDA 12.4 build: driver 535 cannot run serve"."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from lockgen import steering
+    from lockgen.elfscan import lookup_build
+    from lockgen.versions import CudaVersion
+
+    pre = steering.pre_exclude(ws)
+    out = []
+    for name, member in ws.members.items():
+        ranges = member.data.get("tool", {}).get("lockgen", {}).get("ranges", {})
+        for pkg, spec in sorted(ranges.items()):
+            floor = next((s.version for s in SpecifierSet(spec) if s.operator in (">=", "==")), None)
+            if floor is None:
+                continue
+            caps = [(c, r) for n, c, r in pre if n == pkg]
+            cap = next(
+                ((c, r) for c, r in caps if not Requirement(c).specifier.contains(Version(floor), prereleases=True)),
+                None,
+            )
+            if cap is None:
+                continue
+            constraint, reason = cap
+            row = lookup_build(pkg, floor)
+            need = None
+            if row is not None and row.cuda:
+                need = ws.knowledge.required_driver(CudaVersion.parse(row.cuda), ws.fleet.policy)
+            built = f", which is a CUDA {row.cuda} build" if row is not None and row.cuda else ""
+            driver = f" (it needs driver >= {need})" if need else ""
+            out.append(
+                f"{name} needs {pkg}{spec} ({member.pyproject_file} [tool.lockgen] ranges: what its own code "
+                f"needs){built}{driver}: the fleet's driver {ws.fleet.driver} cannot run {name} - lockgen allows only "
+                f"{constraint} ({reason})"
+            )
+    return out

@@ -29,7 +29,7 @@ from lockgen.edit import (
 from lockgen.errors import LockgenError
 from lockgen.family import family_of
 from lockgen.lockfile import normalize
-from lockgen.nosolution import Attempt, explain_failure, explain_uv_failure
+from lockgen.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
 from lockgen.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.ui import Reporter
 from lockgen.uvtool import UvResult, classify_uv_failure, run_uv
@@ -351,7 +351,10 @@ class _Relock:
         if failure.kind != "no-solution":
             return UvRunFailed(explain_uv_failure(failure, res.stderr), failure.kind)
         attempt = Attempt(self.window, tuple(self.entries), self.pins_written, self.request.package, self.request.to)
-        return ResolutionFailed(explain_failure(res.stderr, attempt, self.ws.knowledge))
+        # a member's own floor that the fleet excludes is the reason, in the user's terms, before uv's words
+        floors = floor_conflicts(self.ws)
+        text = explain_failure(res.stderr, attempt, self.ws.knowledge)
+        return ResolutionFailed("\n".join([*floors, text]) if floors else text)
 
     # -- 1-3: what must move, the fleet as constraints, relaxed pins --
 

@@ -58,7 +58,7 @@ def check_arguments(package: str, to: str | None) -> None:
 def execute(args: argparse.Namespace, request: Any) -> int:
     """Shared by lock and bump: run (or dry-run) the transaction and report."""
     from lockgen.cli import require_root
-    from lockgen.resolve import ResolutionFailed, dry_run, relock
+    from lockgen.resolve import dry_run, relock
     from lockgen.ui import Reporter
 
     root = require_root(args)
@@ -66,15 +66,7 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     from lockgen.hooks import pre_exclude, steer
 
     kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
-    try:
-        outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
-    except ResolutionFailed as e:
-        from lockgen.workspace import load_workspace
-
-        floors = floor_conflicts(load_workspace(root, allow_missing_lock=True))
-        if not floors:
-            raise
-        raise ResolutionFailed("\n".join(floors) + "\n" + str(e)) from None
+    outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
     if args.json:
         doc = outcome.to_json() | {"dry_run": bool(args.dry_run)}
         json.dump(doc, sys.stdout, indent=2)
@@ -100,47 +92,6 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     if not args.dry_run:
         print("changed: " + (", ".join(outcome.changed_files) or "nothing"))
     return 0
-
-
-def floor_conflicts(ws: Any) -> list[str]:
-    """A member's own floor (`[tool.lockgen] ranges`, what its code needs) that the fleet excludes, in the user's
-    terms: "serve needs vllm>=0.8.5.post1 ..., which is a CUDA 12.4 build: driver 535 cannot run serve"."""
-    from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
-
-    from lockgen import steering
-    from lockgen.elfscan import lookup_build
-    from lockgen.versions import CudaVersion
-
-    pre = steering.pre_exclude(ws)
-    out = []
-    for name, member in ws.members.items():
-        ranges = member.data.get("tool", {}).get("lockgen", {}).get("ranges", {})
-        for pkg, spec in sorted(ranges.items()):
-            floor = next((s.version for s in SpecifierSet(spec) if s.operator in (">=", "==")), None)
-            if floor is None:
-                continue
-            caps = [(c, r) for n, c, r in pre if n == pkg]
-            cap = next(
-                ((c, r) for c, r in caps if not Requirement(c).specifier.contains(Version(floor), prereleases=True)),
-                None,
-            )
-            if cap is None:
-                continue
-            constraint, reason = cap
-            row = lookup_build(pkg, floor)
-            need = None
-            if row is not None and row.cuda:
-                need = ws.knowledge.required_driver(CudaVersion.parse(row.cuda), ws.fleet.policy)
-            built = f", which is a CUDA {row.cuda} build" if row is not None and row.cuda else ""
-            driver = f" (it needs driver >= {need})" if need else ""
-            out.append(
-                f"{name} needs {pkg}{spec} ({member.pyproject_file} [tool.lockgen] ranges: what its own code "
-                f"needs){built}{driver}: the fleet's driver {ws.fleet.driver} cannot run {name} - lockgen allows only "
-                f"{constraint} ({reason})"
-            )
-    return out
 
 
 def _is_runtime_wheel(name: str) -> bool:
