@@ -12,6 +12,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from lockgen.cudadetect import ships_cuda_build
 from lockgen.lockfile import LockedPackage, normalize
 from lockgen.projection import PLATFORMS, environment
+from lockgen.redact import redact_url as redact
 from lockgen.workspace import Member, Workspace
 
 
@@ -283,14 +284,6 @@ def rule_sources(ws: Workspace) -> list[Violation]:
                 )
             )
     return out
-
-
-def redact(url: str) -> str:
-    """A URL with its password hidden, as uv prints it (`https://user:****@host/...`)."""
-    m = re.match(r"^([a-z][a-z0-9+.-]*://)([^/@:]+)(:[^/@]*)?@", url)
-    if not m:
-        return url
-    return f"{m.group(1)}{m.group(2)}{':****' if m.group(3) else ''}@{url[m.end() :]}"
 
 
 rule_hashes_and_indexes = rule_sources  # the name earlier versions used
