@@ -605,3 +605,26 @@ def test_toolchain_write_is_refused_while_a_lock_changes_the_workspace(
     err = capsys.readouterr().err
     assert code == 1 and "another lockgen is changing this workspace" in err
     assert not (ws / "nix/toolchain.json").exists()
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_effect_of_a_lock_leaves_old_files_after_recovery(
+    template: Path, tmp_path: Path, uv_cache: Path, effect_counts: dict[str, list[str]]
+) -> None:
+    """SIGKILL of lockgen itself at every effect of `lock` on a 570 fleet (uv runs, staged writes, each applied
+    file): the next command leaves the old files byte for byte (rolling back a journal when one was written)."""
+    import sys
+
+    from lockgen.cli import main
+
+    effects = list(dict.fromkeys(effect_counts["lock-570"])) + ["apply uv.lock", "apply pyproject.toml", "apply done"]
+    for i, at in enumerate(effects):
+        ws = tmp_path / f"k{i}"
+        shutil.copytree(template, ws)
+        set_driver(ws, "570")
+        before = digest(ws)
+        script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), at=at, cache=str(uv_cache), ws=str(ws))
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == -signal.SIGKILL, (at, proc.stderr[-500:])
+        assert main(["-C", str(ws), "check", "--no-uv"]) in (0, 1)
+        assert digest(ws) == before, at
