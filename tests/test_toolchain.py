@@ -626,6 +626,7 @@ def test_guard_cli_with_a_fake_driver(capsys: pytest.CaptureFixture[str]) -> Non
     assert main([*args, "--driver", "580.95.05", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert doc == {
+        "schema": 1,
         "ok": True,
         "level": "ok",
         "member": "train",

@@ -29,21 +29,45 @@ exit codes: 0 ok, 1 findings (violations), 2 bad input or usage
 """
 
 
+def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """The options every command takes, before or after its name (`lockgen -v check` = `lockgen check -v`). On the
+    subcommands their default is SUPPRESS, so an option given before the command name is not reset after it."""
+
+    def d(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
+        "-C",
+        "--directory",
+        dest="directory",
+        type=Path,
+        default=d(None),
+        help="project root (default: the nearest directory with uv.lock, or a uv workspace/project pyproject.toml)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=d(False), help="show tracebacks of unexpected errors"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=d(False), help="print results and errors only (no progress)"
+    )
+    parser.add_argument(
+        "--no-progress", dest="no_progress", action="store_true", default=d(False), help="no progress lines on stderr"
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default=d("auto"),
+        help="colour the text output (default auto: on a terminal, unless NO_COLOR is set)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available command registered."""
     parser = argparse.ArgumentParser(
         prog="lockgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"lockgen {__version__}")
-    parser.add_argument(
-        "-C",
-        "--directory",
-        dest="directory",
-        type=Path,
-        default=None,
-        help="workspace root (default: the nearest directory with a uv workspace pyproject.toml)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of unexpected errors")
+    _global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -53,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command in sub.choices.values():
+        _global_options(command, top=False)
     return parser
 
 
@@ -85,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Everything lockgen prints goes through `RedactingStream` (credentials in URLs shown as uv shows them). A reader
     that goes away (`lockgen check | head -1`) ends the run quietly; output that cannot be written (`> /dev/full`)
     and other failed writes are one line naming the file, exit 2 - never a traceback."""
+    from lockgen.ui import SETTINGS, Settings
+
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
@@ -93,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _quiet_exit(out)
     finally:
         sys.stdout, sys.stderr = out, err
+        SETTINGS.__dict__.update(Settings().__dict__)  # a run's -q/--color do not outlive it (in-process callers)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -107,6 +136,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_INPUT
+        from lockgen.ui import SETTINGS
+
+        SETTINGS.quiet, SETTINGS.progress, SETTINGS.color = args.quiet, not args.no_progress, args.color
         args.root = _root(args.directory)
         if args.root is not None:
             from lockgen.txn import pending, recover

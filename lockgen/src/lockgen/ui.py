@@ -1,18 +1,68 @@
-"""Progress and messages for people, on stderr; machines read stdout (--json)."""
+"""Progress and messages for people, on stderr; machines read stdout (--json).
+
+The global options (`-q`, `--no-progress`, `--color`) set `SETTINGS` once, in lockgen.cli; every Reporter and every
+styled line follows them. JSON documents go out through `print_json`, which puts `"schema": 1` first (the version
+of lockgen's JSON shapes, raised when a field changes meaning or goes away; new fields do not raise it).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
-from typing import TextIO
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+JSON_SCHEMA = 1
+
+
+@dataclass
+class Settings:
+    """What the global options asked for."""
+
+    quiet: bool = False  # -q: no progress, no notes; results and errors only
+    progress: bool = True  # --no-progress: no step lines or uv passthrough
+    color: str = "auto"  # --color auto|always|never; NO_COLOR turns auto off
+
+
+SETTINGS = Settings()
+
+_CODES = {"error": "31", "warning": "33", "ok": "32", "bold": "1"}
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Colour when asked (`always`), or on a terminal when neither `never` nor NO_COLOR (no-color.org) says no."""
+    if SETTINGS.color == "always":
+        return True
+    if SETTINGS.color == "never" or os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def style(text: str, kind: str, stream: TextIO | None = None) -> str:
+    """`text` in the colour for `kind` (error, warning, ok, bold) when colour is on."""
+    code = _CODES.get(kind)
+    return f"\033[{code}m{text}\033[0m" if code and use_color(stream) else text
+
+
+def print_json(doc: Any, stream: TextIO | None = None) -> None:
+    """One JSON document on stdout, `"schema": 1` first."""
+    if isinstance(doc, dict):
+        doc = {"schema": JSON_SCHEMA, **{k: v for k, v in doc.items() if k != "schema"}}
+    json.dump(doc, stream or sys.stdout, indent=2)
+    print(file=stream or sys.stdout)
 
 
 class Reporter:
     """Shows progress of long steps on stderr. Quiet reporters (tests, --json) keep the same hooks and print nothing."""
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, quiet: bool | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.quiet = quiet
+        # quiet=None: as the global options say (-q or --no-progress); True keeps it silent whatever they say
+        self.quiet = (SETTINGS.quiet or not SETTINGS.progress) if quiet is None else quiet
         self._t0 = time.monotonic()
         self._changes = 0
 

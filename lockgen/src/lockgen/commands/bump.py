@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "move a package and its family (the pins built against it) forward, strictly pinned"
 DESCRIPTION = """\
@@ -62,15 +62,14 @@ def execute(args: argparse.Namespace, request: Any) -> int:
     from lockgen.ui import Reporter
 
     root = require_root(args)
-    reporter = Reporter(quiet=False)
+    reporter = Reporter()
     from lockgen.hooks import pre_exclude, steer
 
     kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
     outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
     if args.json:
         doc = outcome.to_json() | {"dry_run": bool(args.dry_run)}
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print_json(doc)
         return 0
     print(f"{'plan (dry run, nothing written)' if args.dry_run else 'done'}: {outcome.uv_runs} uv run(s)")
     for w in outcome.warnings:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
+
+from lockgen.ui import print_json, style
 
 HELP = "verify the lock against the fleet (offline, fast); exit 1 on violations"
 DESCRIPTION = """\
@@ -161,8 +162,7 @@ def run(args: argparse.Namespace) -> int:
             ],
             "violations": [v.to_json() for v in violations],
         }
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print_json(doc)
         return 1 if violations else 0
     out = sys.stdout
     print(f"fleet: {ws.fleet.describe()}", file=out)
@@ -176,15 +176,17 @@ def run(args: argparse.Namespace) -> int:
     if cpu:
         print(f"  {_names(cpu)}: no CUDA builds (CPU only)", file=out)
     for w in report.warnings:
-        print(f"warning: {w}", file=out)
+        print(f"{style('warning', 'warning')}: {w}", file=out)
     for n in report.notes:
         where = n.file + (f" [{n.member}]" if n.member else "")
-        print(f"warning[{n.rule}] {where}: {n.message}\n    fix: {n.fix}", file=out)
+        print(f"{style(f'warning[{n.rule}]', 'warning')} {where}: {n.message}\n    fix: {n.fix}", file=out)
     for v in violations:
         where = f"{v.file}" + (f" [{v.member}]" if v.member else "") + (f" {v.package}" if v.package else "")
-        print(f"error[{v.rule}] {where}: {v.message}\n    fix: {v.fix}", file=out)
+        print(f"{style(f'error[{v.rule}]', 'error')} {where}: {v.message}\n    fix: {v.fix}", file=out)
     print(
-        f"{len(violations)} violation(s)" if violations else "ok: lock is strict, single-CUDA and inside the window",
+        style(f"{len(violations)} violation(s)", "error")
+        if violations
+        else style("ok: lock is strict, single-CUDA and inside the window", "ok"),
         file=out,
     )
     return 1 if violations else 0

@@ -9,11 +9,12 @@ machine; `python3 -m lockgen.commands.doctor` works even where lockgen.cli canno
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "check this machine (driver, GPUs, installed packages, nvcc) against the lock"
 DESCRIPTION = """\
@@ -105,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
             "host": host.to_json(),
             "checks": [c.to_json() for c in result.checks],
         }
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print_json(doc)
         return result.exit_code
     out = sys.stdout
     print(f"lockgen doctor: {ws.root if ws else 'no uv workspace'}; checking {result.selection}", file=out)

@@ -9,10 +9,11 @@ workspace, pip for Colab). Inside a workspace the answer is made concrete with t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "explain an error or traceback: category, cause and the commands that fix it"
 DESCRIPTION = """\
@@ -174,8 +175,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"lockgen: {n}", file=sys.stderr)
     result = explain(text, catalog=catalog, ctx=ctx)
     if args.json:
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        print()
+        print_json(result.to_json())
         return 0 if result.recognised else 1
     out = sys.stdout
     if result.error_line is not None and (result.errors_in_input > 1 or result.lines_in_input > 50):

@@ -34,7 +34,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--member", required=True, help="the workspace member (e.g. train)")
     p.add_argument("--format", required=True, choices=FORMATS, dest="format")
-    p.add_argument("--into", type=Path, help="file to write (pep723: the notebook whose header is updated)")
+    p.add_argument(
+        "-o",
+        "--output-file",
+        "--into",
+        dest="into",
+        type=Path,
+        help="file to write (pep723: the notebook whose header is updated); -o/--output-file as uv export says",
+    )
     p.add_argument("--check", action="store_true", help="with --into: change nothing, exit 1 when out of date")
     p.set_defaults(func=run)
 

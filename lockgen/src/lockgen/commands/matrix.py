@@ -4,9 +4,9 @@ temporary copy (the workspace is never touched)."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "show what each member would resolve to per NVIDIA driver branch (real uv, temporary copies)"
 DESCRIPTION = """\
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             fleet_from_config({"driver": drivers[0] if drivers else "580", "gpus": list(args.gpus)}, ws.knowledge)
         except InputError as e:
             raise LockgenError(f"--gpus: {e.message}") from None
-    reporter = Reporter(quiet=False)
+    reporter = Reporter()
     rows: list[dict[str, Any]] = []
     from lockgen.txn import WorkspaceLock
 
@@ -143,8 +143,7 @@ def run(args: argparse.Namespace) -> int:
     base_dir.cleanup()
     failed = [r for r in rows if r["error"]]
     if args.json:
-        json.dump({"schema": 1, "gpus": args.gpus, "rows": rows, "failed": len(failed)}, sys.stdout, indent=2)
-        print()
+        print_json({"schema": 1, "gpus": args.gpus, "rows": rows, "failed": len(failed)})
         return 1 if failed else 0
     print(f"{'driver':>10}  {'window':<10}  environment: CUDA, packages")
     for row in rows:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "show, check or write nix/toolchain.json (the CUDA toolkit per member that flake.nix provides)"
 DESCRIPTION = """\
@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
             "violations": [v.to_json() for v in violations],
             "warnings": [v.to_json() for v in warnings],
         }
-        json.dump(doc, sys.stdout, indent=2)
-        print()
+        print_json(doc)
         return 0 if doc["ok"] else 1
     print(f"python: {expected['python']} (from .python-version); driver policy: {expected['driver_policy']}")
     for p in inputs or ():
@@ -220,7 +219,7 @@ def run_guard(args: argparse.Namespace) -> int:
         driver = read_host_driver()
     verdict = guard_verdict(member, cuda, driver, load_knowledge(), policy)
     if _json(args):
-        json.dump(
+        print_json(
             {
                 "ok": verdict.ok,
                 "level": verdict.level,
@@ -230,11 +229,8 @@ def run_guard(args: argparse.Namespace) -> int:
                 "required": str(verdict.required) if verdict.required else None,
                 "policy": policy,
                 "message": verdict.message,
-            },
-            sys.stdout,
-            indent=2,
+            }
         )
-        print()
     else:
         prefix = "lockgen: " if verdict.ok else "lockgen: WARNING: "
         print(prefix + verdict.message)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "install members from the lock into throwaway venvs and run import/CUDA/tokenizer/smoke probes"
 DESCRIPTION = """\
@@ -47,11 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.workspace import load_workspace
 
     ws = load_workspace(require_root(args))
-    results = verify(ws, args.members or None, Reporter(quiet=False), args.offline, not args.no_smoke, args.timeout)
+    results = verify(ws, args.members or None, Reporter(), args.offline, not args.no_smoke, args.timeout)
     broken = any(r.broken for r in results)
     if args.json:
-        json.dump({"ok": not broken, "members": [r.to_json() for r in results]}, sys.stdout, indent=2)
-        print()
+        print_json({"ok": not broken, "members": [r.to_json() for r in results]})
         return 1 if broken else 0
     if not results:
         print("verify: no member with CUDA-linked or ML packages: nothing to verify")

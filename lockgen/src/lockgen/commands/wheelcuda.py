@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from lockgen.ui import print_json
 
 HELP = "report the CUDA a compiled wheel was built with (from its .so files) and print its builds.toml row"
 DESCRIPTION = """\
@@ -354,8 +354,7 @@ def run(args: argparse.Namespace) -> int:
             "disagreement": disagreement,
             "toml_row": new_row,
         }
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        print_json(out)
     else:
         _print_human(shown, ident, build, row, disagreement, new_row)
     return 1 if disagreement else 0
