@@ -16,7 +16,19 @@ EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s writer
 
 # Each module in lockgen.commands exposes register(subparsers); missing ones are skipped.
-COMMANDS = ("check", "lock", "bump", "matrix", "verify", "doctor", "explain", "export", "toolchain", "wheelcuda")
+COMMANDS = (
+    "check",
+    "lock",
+    "bump",
+    "matrix",
+    "verify",
+    "envs",
+    "doctor",
+    "explain",
+    "export",
+    "toolchain",
+    "wheelcuda",
+)
 
 DESCRIPTION = """\
 Keep a uv workspace's CUDA-linked pins inside the CUDA window of your GPU fleet.
