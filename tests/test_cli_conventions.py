@@ -103,3 +103,26 @@ def test_output_file_as_uv_says_it(workspace_copy: Path, capsys: pytest.CaptureF
     code = main(["-C", str(workspace_copy), "export", "--member", "train", "--format", "pep723", "-o", str(target)])
     assert code == 0, capsys.readouterr().err
     assert "torch==" in target.read_text()
+
+
+def test_shell_completion_completes_commands_and_their_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import subprocess
+
+    assert main(["completion", "bash"]) == 0
+    text = capsys.readouterr().out
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash here")
+    (tmp_path / "c.sh").write_text(text)
+    probe = (
+        f"source {tmp_path / 'c.sh'}\n"
+        'COMP_WORDS=(lockgen -q ch); COMP_CWORD=2; _lockgen; echo "1:${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(lockgen check --js); COMP_CWORD=2; _lockgen; echo "2:${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(lockgen -C /x lock --dr); COMP_CWORD=4; _lockgen; echo "3:${COMPREPLY[*]}"\n'
+    )
+    out = subprocess.run([bash, "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["1:check", "2:--json", "3:--dry-run"]
+    assert main(["completion", "zsh"]) == 0 and "bashcompinit" in capsys.readouterr().out

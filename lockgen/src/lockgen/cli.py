@@ -28,6 +28,7 @@ COMMANDS = (
     "export",
     "toolchain",
     "wheelcuda",
+    "completion",
 )
 
 DESCRIPTION = """\
