@@ -9,7 +9,7 @@ from pathlib import Path
 
 from train.config import TrainConfig, UsageError, model_source, parse_train_args
 from train.dataset import DatasetError, read_dataset
-from train.lora import Say, TrainingError, TrainResult, check_result, train_lora
+from train.lora import Say, TrainingError, TrainResult, check_result, preflight, train_lora
 
 
 def stderr_say(prog: str) -> Say:
@@ -39,6 +39,7 @@ def run(config: TrainConfig, say: Say) -> TrainResult:
     if source == "hub" and config.local_files_only:
         say(f"{config.model} is not a local directory; looking for it in the Hub cache only (--local-files-only)")
     check_output_dir(config.output)
+    preflight(config)
     dataset = read_dataset(config.dataset)
     say(f"{config.dataset}: {len(dataset)} {dataset.kind} examples")
     result = train_lora(config, dataset, say)
@@ -48,9 +49,9 @@ def run(config: TrainConfig, say: Say) -> TrainResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `train-lora`."""
-    config = parse_train_args(argv)
     say = stderr_say("train-lora")
     try:
+        config = parse_train_args(argv)
         result = run(config, say)
     except (UsageError, DatasetError) as e:
         print(f"train-lora: error: {e}", file=sys.stderr)
@@ -59,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"train-lora: failed: {e}", file=sys.stderr)
         return 1
     first, last = result.losses[0], result.losses[-1]
-    say(f"done: {result.steps} steps on {result.device} in {result.seconds:.0f} s, loss {first:.4f} -> {last:.4f}")
+    evaluated = f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""
+    say(
+        f"done: {result.steps} steps on {result.device} in {result.seconds:.0f} s, "
+        f"loss {first:.4f} -> {last:.4f}{evaluated}"
+    )
     print(result.adapter_dir)
     return 0
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Switch = Literal["auto", "on", "off"]
+Loss = Literal["auto", "responses", "all"]
+# Unsloth's usual LoRA targets for Llama-style models (attention and MLP projections).
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+SAVE_FORMATS = ("merged16", "gguf")
 
 # A Hugging Face Hub repo id: "name" or "owner/name".
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -31,6 +36,7 @@ class TrainConfig:
     dataset: Path
     output: Path
     max_steps: int = 60
+    epochs: float | None = None
     max_seq_length: int = 2048
     learning_rate: float = 2e-4
     batch_size: int = 2
@@ -43,6 +49,24 @@ class TrainConfig:
     seed: int = 3407
     local_files_only: bool = False
     progress: bool = True
+    loss: Loss = "auto"
+    eval_fraction: float = 0.1
+    save_steps: int = 50
+    save_total_limit: int = 2
+    resume: str | None = None
+    save: tuple[str, ...] = ()
+    gguf_quantization: str = "q8_0"
+    push_to_hub: str | None = None
+    target_modules: tuple[str, ...] = TARGET_MODULES
+
+    @property
+    def checkpoints(self) -> Path:
+        """Where the trainer writes checkpoint-N directories (what --resume reads)."""
+        return self.output / "checkpoints"
+
+    def responses_only(self, kind: str) -> bool:
+        """Whether the loss covers the assistant responses only: the default for chat data, never for plain text."""
+        return kind == "messages" and self.loss in ("auto", "responses")
 
 
 @dataclass(frozen=True)
@@ -123,8 +147,13 @@ def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="LoRA supervised fine-tuning with Unsloth + TRL. Writes a PEFT adapter (and the tokenizer) "
-        "to --output. Defaults: 4-bit base weights on a GPU, bf16 where supported.",
+        "to --output, checkpoints to OUTPUT/checkpoints, and train_summary.json. Defaults: 4-bit base weights on a "
+        "GPU, bf16 where supported, loss on the assistant responses only for chat data.",
+        epilog="--config FILE: a TOML file whose keys are these flags' long names (dashes or underscores), e.g. "
+        'lora-r = 32, save = ["merged16"], local-files-only = true. Flags on the command line override it.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--config", type=Path, default=None, help="TOML file of flag values (see below)")
     p.add_argument("--model", required=True, help="local model directory or Hugging Face Hub id (owner/name)")
     p.add_argument(
         "--dataset",
@@ -133,16 +162,56 @@ def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
         help='JSONL file: one {"text": ...} or {"messages": [{"role", "content"}, ...]} object per line',
     )
     p.add_argument("--output", required=True, type=Path, help="directory the adapter is written to")
-    p.add_argument(
-        "--max-steps", type=_positive_int, default=d.max_steps, help=f"optimizer steps (default {d.max_steps})"
-    )
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--max-steps", type=_positive_int, default=d.max_steps, help="optimizer steps")
+    length.add_argument("--epochs", type=_positive_float, default=None, help="passes over the data (instead of steps)")
     p.add_argument("--max-seq-length", type=_positive_int, default=d.max_seq_length, help="truncate examples to this")
-    p.add_argument("--learning-rate", type=_positive_float, default=d.learning_rate)
+    p.add_argument("--learning-rate", type=_positive_float, default=d.learning_rate, help="peak learning rate")
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="per-device batch size")
     p.add_argument("--grad-accum", type=_positive_int, default=d.grad_accum, help="gradient accumulation steps")
-    p.add_argument("--lora-r", type=_positive_int, default=d.lora_r)
-    p.add_argument("--lora-alpha", type=_positive_int, default=d.lora_alpha)
-    p.add_argument("--lora-dropout", type=_fraction, default=d.lora_dropout)
+    p.add_argument("--lora-r", type=_positive_int, default=d.lora_r, help="LoRA rank")
+    p.add_argument("--lora-alpha", type=_positive_int, default=d.lora_alpha, help="LoRA scaling alpha")
+    p.add_argument("--lora-dropout", type=_fraction, default=d.lora_dropout, help="LoRA dropout")
+    p.add_argument(
+        "--target-modules", type=_names, default=",".join(d.target_modules), help="comma-separated module names"
+    )
+    p.add_argument(
+        "--loss",
+        choices=("auto", "responses", "all"),
+        default=d.loss,
+        help="tokens the loss covers: responses = assistant turns only; all = every token; auto = responses for "
+        "chat data, all for plain text",
+    )
+    p.add_argument(
+        "--eval-fraction",
+        type=_fraction,
+        default=d.eval_fraction,
+        help="share of examples held out for eval loss (0: none; at least 1 example when above 0)",
+    )
+    p.add_argument("--save-steps", type=_positive_int, default=d.save_steps, help="checkpoint (and eval) every N steps")
+    p.add_argument("--save-total-limit", type=_positive_int, default=d.save_total_limit, help="checkpoints kept")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        help="continue from a checkpoint: a checkpoint-N directory, or no value for the latest in OUTPUT/checkpoints",
+    )
+    p.add_argument(
+        "--save",
+        action="append",
+        choices=SAVE_FORMATS,
+        default=None,
+        help="also write OUTPUT/merged16 (base + adapter, 16-bit safetensors) or OUTPUT/gguf (needs llama.cpp; "
+        "without it train-lora stops before training); repeatable",
+    )
+    p.add_argument("--gguf-quantization", default=d.gguf_quantization, help="llama.cpp quantization for --save gguf")
+    p.add_argument(
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        default=None,
+        help="upload the adapter (and merged16 when saved) to this Hub repo; token from $HF_TOKEN",
+    )
     p.add_argument(
         "--load-in-4bit",
         choices=("auto", "on", "off"),
@@ -150,10 +219,60 @@ def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
         help="QLoRA: 4-bit base weights (auto: on with a GPU, off on CPU)",
     )
     p.add_argument("--bf16", choices=("auto", "on", "off"), default=d.bf16, help="bf16 compute (auto: where supported)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
     p.add_argument("--local-files-only", action="store_true", help="never contact the Hub (offline machines)")
     p.add_argument("--no-progress", action="store_true", help="no per-step progress lines")
     return p
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or not all(re.fullmatch(r"[A-Za-z0-9_.]+", n) for n in names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated module names like q_proj,v_proj, got {text!r}")
+    return names
+
+
+def config_file_args(path: Path, parser: argparse.ArgumentParser) -> list[str]:
+    """The command-line tokens a TOML config file stands for (placed before the real flags, which win).
+
+    Raises UsageError naming the file and the key for an unreadable file, an unknown key or a wrongly typed value.
+    """
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--config {path}: cannot be read ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--config {path}: not valid TOML ({e})") from None
+    actions = {a.dest: a for a in parser._actions if a.option_strings}
+    tokens: list[str] = []
+    for key, value in data.items():
+        dest = key.replace("-", "_")
+        if dest in ("no_progress", "progress") and isinstance(value, bool):
+            if (dest == "progress") != value:
+                tokens.append("--no-progress")
+            continue
+        action = actions.get(dest)
+        if action is None or dest in ("config", "help"):
+            raise UsageError(f"--config {path}: unknown key {key!r} (keys are train-lora's long flag names)")
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise UsageError(f"--config {path}: key {key!r} must be true or false")
+            if value:
+                tokens.append(flag)
+            continue
+        values = value if isinstance(value, list) and isinstance(action, argparse._AppendAction) else [value]
+        if dest == "target_modules" and isinstance(value, list):
+            values = [",".join(map(str, value))]
+        for v in values:
+            if isinstance(v, bool):
+                v = "on" if v else "off"  # the auto/on/off switches
+            if not isinstance(v, (str, int, float)):
+                raise UsageError(f"--config {path}: key {key!r} must be a string or a number")
+            tokens += [flag, str(v)]
+    return tokens
 
 
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
@@ -175,9 +294,30 @@ def config_from_args(ns: argparse.Namespace) -> TrainConfig:
         seed=ns.seed,
         local_files_only=ns.local_files_only,
         progress=not ns.no_progress,
+        epochs=ns.epochs,
+        loss=ns.loss,
+        eval_fraction=ns.eval_fraction,
+        save_steps=ns.save_steps,
+        save_total_limit=ns.save_total_limit,
+        resume=ns.resume,
+        save=tuple(dict.fromkeys(ns.save or ())),
+        gguf_quantization=ns.gguf_quantization,
+        push_to_hub=ns.push_to_hub,
+        target_modules=ns.target_modules if isinstance(ns.target_modules, tuple) else _names(ns.target_modules),
     )
 
 
 def parse_train_args(argv: Sequence[str] | None) -> TrainConfig:
-    """Parse a `train-lora` command line (argparse exits with status 2 on a usage error)."""
-    return config_from_args(build_parser().parse_args(argv))
+    """Parse a `train-lora` command line, after the --config file's values (argparse exits 2 on a usage error).
+
+    Raises UsageError for a bad config file."""
+    argv = list(argv) if argv is not None else None
+    parser = build_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    if known.config is not None:
+        import sys
+
+        argv = config_file_args(known.config, parser) + (argv if argv is not None else sys.argv[1:])
+    return config_from_args(parser.parse_args(argv))

@@ -176,3 +176,39 @@ def render(dataset: Dataset, apply_template: Callable[[list[dict[str, str]]], st
 def to_jsonl(rows: Sequence[dict[str, Any]]) -> str:
     """Serialise rows as JSONL (one object per line, UTF-8 kept readable)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def render_responses(
+    dataset: Dataset, apply_template: Callable[[list[dict[str, str]], bool], str]
+) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs for loss on the assistant responses only: one pair per assistant turn.
+
+    `apply_template(turns, add_generation_prompt)` renders turns with the model's chat template. The prompt is
+    the conversation before the assistant turn, rendered with the generation prompt; the completion is what the
+    full render adds after it (the response and the template's end-of-turn). TRL then masks the prompt out of the
+    loss (`completion_only_loss`), so earlier turns are context, never targets. Raises DatasetError naming the line
+    when the template does not render a conversation's beginning as a prefix of the whole (then use --loss all).
+    """
+    if dataset.kind != "messages":
+        raise DatasetError(dataset.file, None, "holds plain text: loss on responses needs chat messages")
+    out = []
+    for ex in dataset.examples:
+        turns = [{"role": m.role, "content": m.content} for m in ex.messages or ()]
+        for i, turn in enumerate(turns):
+            if turn["role"] != "assistant":
+                continue
+            try:
+                prompt = apply_template(turns[:i], True) if i else ""
+                full = apply_template(turns[: i + 1], False)
+            except Exception as e:  # as in render: the template's own errors
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise DatasetError(dataset.file, ex.line, f"the model's chat template rejected it: {first}") from None
+            if not full.startswith(prompt) or not full[len(prompt) :].strip():
+                raise DatasetError(
+                    dataset.file,
+                    ex.line,
+                    f"the chat template does not render turn {i} as a continuation of the turns before it; "
+                    "use --loss all",
+                )
+            out.append((prompt, full[len(prompt) :]))
+    return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from train.config import Precision, TrainConfig, UsageError, precision
-from train.dataset import Dataset, render
+from train.dataset import Dataset, render, render_responses
 
 Say = Callable[[str], None]
 
-# Unsloth's usual LoRA targets for Llama-style models (attention and MLP projections).
-TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SUMMARY_FILE = "train_summary.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 class TrainingError(RuntimeError):
@@ -41,6 +42,12 @@ class TrainResult:
     precision: Precision
     examples: int
     seconds: float
+    eval_examples: int = 0
+    eval_loss: float | None = None
+    loss_on: str = "all"
+    loss_token_fraction: float | None = None
+    resumed_from: str | None = None
+    saved: tuple[str, ...] = ()
 
 
 def first_line(error: BaseException) -> str:
@@ -107,26 +114,98 @@ def progress_bar(config: TrainConfig) -> bool:
     return config.progress and sys.stderr.isatty()
 
 
-def _sft_config(config: TrainConfig, prec: Precision, cuda: bool) -> Any:
+def llama_cpp_dir(env: dict[str, str] | None = None) -> Path:
+    """Where Unsloth looks for llama.cpp: $UNSLOTH_LLAMA_CPP_PATH, else ~/.unsloth/llama.cpp (unsloth_zoo.llama_cpp)."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("UNSLOTH_LLAMA_CPP_PATH") or Path(env.get("HOME") or Path.home()) / ".unsloth" / "llama.cpp")
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The checkpoint-N directory with the highest N under `directory`, or None."""
+    if not directory.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def preflight(config: TrainConfig, env: dict[str, str] | None = None) -> Path | None:
+    """Checks that need no heavy import, before any model loads; returns the checkpoint to resume from.
+
+    Raises UsageError for: --resume with no checkpoint, --save gguf without a built llama.cpp (Unsloth would try
+    to download and build it), --push-to-hub without $HF_TOKEN or with --local-files-only.
+    """
+    env = dict(os.environ) if env is None else env
+    resume: Path | None = None
+    if config.resume is not None:
+        if config.resume == "latest":
+            resume = latest_checkpoint(config.checkpoints)
+            if resume is None:
+                raise UsageError(f"--resume: no checkpoint-N directory in {config.checkpoints} (run without --resume)")
+        else:
+            resume = Path(config.resume).expanduser()
+            if not (resume / "trainer_state.json").is_file():
+                raise UsageError(f"--resume {config.resume}: not a checkpoint directory (no trainer_state.json)")
+    if "gguf" in config.save:
+        where = Path(
+            env.get("UNSLOTH_LLAMA_CPP_PATH") or Path(env.get("HOME", str(Path.home()))) / ".unsloth/llama.cpp"
+        )
+        quantize = where / "llama-quantize"
+        converters = [where / n for n in ("convert_hf_to_gguf.py", "convert-hf-to-gguf.py")]
+        if not (quantize.is_file() and os.access(quantize, os.X_OK) and any(c.is_file() for c in converters)):
+            raise UsageError(
+                f"--save gguf needs a built llama.cpp in {where} (llama-quantize and convert_hf_to_gguf.py; set "
+                "UNSLOTH_LLAMA_CPP_PATH to another checkout). Without it Unsloth would download and build llama.cpp, "
+                "so train-lora stops here, before training; --save merged16 needs nothing extra"
+            )
+    if config.push_to_hub is not None:
+        if config.local_files_only:
+            raise UsageError("--push-to-hub and --local-files-only: an offline run cannot upload")
+        if not env.get("HF_TOKEN"):
+            raise UsageError("--push-to-hub: set HF_TOKEN to a Hugging Face token with write access")
+    return resume
+
+
+def split_eval(items: list[Any], fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """(train, eval): a seeded shuffle, then round(fraction * n) items held out (at least 1 when fraction > 0).
+
+    No eval split when there are fewer than 2 items or the fraction is 0."""
+    if fraction <= 0 or len(items) < 2:
+        return list(items), []
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(items) - 1, max(1, round(fraction * len(items))))
+    held = set(order[:n_eval])
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
+
+
+def _sft_config(config: TrainConfig, prec: Precision, cuda: bool, *, evaluate: bool, responses: bool) -> Any:
     from trl import SFTConfig
 
+    steps = config.max_steps if config.epochs is None else -1
     return SFTConfig(
-        output_dir=str(config.output),
-        max_steps=config.max_steps,
+        output_dir=str(config.checkpoints),
+        max_steps=steps,
+        num_train_epochs=config.epochs if config.epochs is not None else 1.0,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.learning_rate,
-        warmup_steps=min(5, config.max_steps // 10),
+        warmup_steps=min(5, config.max_steps // 10) if config.epochs is None else 0,
         lr_scheduler_type="linear",
         weight_decay=0.001,
         optim="adamw_8bit" if cuda else "adamw_torch",
         bf16=prec.bf16,
         fp16=prec.fp16,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=config.save_steps if evaluate else None,
+        per_device_eval_batch_size=config.batch_size,
         report_to="none",
         seed=config.seed,
         dataset_text_field="text",
+        completion_only_loss=responses,
         max_length=config.max_seq_length,
         packing=False,
         disable_tqdm=not progress_bar(config),
@@ -165,13 +244,27 @@ def train_lora(config: TrainConfig, dataset: Dataset, say: Say) -> TrainResult:
         def apply(turns: list[dict[str, str]]) -> str:
             return tokenizer.apply_chat_template(turns, tokenize=False)
 
-    texts = render(dataset, apply)
+    responses = config.responses_only(dataset.kind)
+    rows: list[dict[str, str]]
+    if responses:
+        if not template:
+            raise UsageError(f"{dataset.file}: chat messages but the model has no chat template")
+
+        def apply2(turns: list[dict[str, str]], generation: bool) -> str:
+            return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=generation)
+
+        rows = [{"prompt": p, "completion": c} for p, c in render_responses(dataset, apply2)]
+    else:
+        if config.loss == "responses":
+            raise UsageError("--loss responses: the dataset is plain text; responses need chat messages")
+        rows = [{"text": t} for t in render(dataset, apply)]
+    train_rows, eval_rows = split_eval(rows, config.eval_fraction, config.seed)
     model = unsloth.FastLanguageModel.get_peft_model(
         model,
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(TARGET_MODULES),
+        target_modules=list(config.target_modules),
         bias="none",
         use_gradient_checkpointing="unsloth",
         random_state=config.seed,
@@ -190,31 +283,82 @@ def train_lora(config: TrainConfig, dataset: Dataset, say: Say) -> TrainResult:
     trainer = SFTTrainer(
         model=model,
         processing_class=tokenizer,
-        train_dataset=HFDataset.from_dict({"text": texts}),
-        args=_sft_config(config, prec, cuda),
+        train_dataset=HFDataset.from_list(train_rows),
+        eval_dataset=HFDataset.from_list(eval_rows) if eval_rows else None,
+        args=_sft_config(config, prec, cuda, evaluate=bool(eval_rows), responses=responses),
         callbacks=[Progress()],
     )
     if trainer.args.disable_tqdm:
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # our Progress lines replace its raw dicts
-    say(f"training {config.max_steps} steps on {len(texts)} {dataset.kind} examples")
-    state = trainer.train()
+    fraction = loss_token_fraction(trainer)
+    length = f"{config.epochs:g} epochs" if config.epochs is not None else f"{config.max_steps} steps"
+    loss_on = "assistant responses" if responses else "all tokens"
+    say(
+        f"training {length} on {len(train_rows)} {'responses' if responses else 'examples'} "
+        f"({len(eval_rows)} held out for eval), loss on {loss_on} ({fraction:.0%} of the first batch's tokens)"
+    )
+    resume = preflight(config)
+    if resume is not None:
+        say(f"resuming from {resume}")
+    state = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     steps = int(getattr(state, "global_step", 0))
+    eval_loss = None
+    if eval_rows:
+        eval_loss = float(trainer.evaluate()["eval_loss"])
+        say(f"eval loss {eval_loss:.4f} on {len(eval_rows)} held-out examples")
     config.output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(config.output))
     save_tokenizer(tokenizer, config.output)
+    saved = export(model, tokenizer, config, say)
     result = TrainResult(
         adapter_dir=config.output,
         steps=steps,
         losses=tuple(losses),
         device=device,
         precision=prec,
-        examples=len(texts),
+        examples=len(train_rows),
         seconds=round(time.monotonic() - start, 1),
+        eval_examples=len(eval_rows),
+        eval_loss=eval_loss,
+        loss_on="responses" if responses else "all",
+        loss_token_fraction=round(fraction, 4),
+        resumed_from=str(resume) if resume is not None else None,
+        saved=saved,
     )
     (config.output / SUMMARY_FILE).write_text(json.dumps(summary(config, result), indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def loss_token_fraction(trainer: Any) -> float:
+    """Share of the first training batch's real (non-padding) tokens that count in the loss (labels != -100)."""
+    batch = next(iter(trainer.get_train_dataloader()))
+    labels = batch["labels"]
+    real = batch["attention_mask"].sum() if "attention_mask" in batch else labels.numel()
+    return float((labels != -100).sum()) / max(1.0, float(real))
+
+
+def export(model: Any, tokenizer: Any, config: TrainConfig, say: Say) -> tuple[str, ...]:
+    """--save merged16 / gguf with Unsloth's exporters, then --push-to-hub; returns the directories written."""
+    saved = []
+    if "merged16" in config.save:
+        target = config.output / "merged16"
+        say(f"saving base + adapter merged in 16 bits to {target}")
+        model.save_pretrained_merged(str(target), tokenizer, save_method="merged_16bit")
+        save_tokenizer(tokenizer, target)
+        saved.append(str(target))
+    if "gguf" in config.save:
+        target = config.output / "gguf"
+        say(f"saving GGUF ({config.gguf_quantization}) with llama.cpp in {llama_cpp_dir()} to {target}")
+        model.save_pretrained_gguf(str(target), tokenizer, quantization_method=config.gguf_quantization)
+        saved.append(str(target))
+    if config.push_to_hub is not None:
+        token = os.environ["HF_TOKEN"]  # preflight checked it
+        say(f"uploading the adapter to https://huggingface.co/{config.push_to_hub}")
+        model.push_to_hub(config.push_to_hub, token=token)
+        tokenizer.push_to_hub(config.push_to_hub, token=token)
+    return tuple(saved)
 
 
 def summary(config: TrainConfig, result: TrainResult) -> dict[str, Any]:
@@ -223,7 +367,17 @@ def summary(config: TrainConfig, result: TrainResult) -> dict[str, Any]:
         "base_model": config.model,
         "dataset": str(config.dataset),
         "steps": result.steps,
+        "epochs": config.epochs,
         "losses": list(result.losses),
+        "loss_on": result.loss_on,
+        "loss_token_fraction": result.loss_token_fraction,
+        "train_examples": result.examples,
+        "eval_examples": result.eval_examples,
+        "eval_loss": result.eval_loss,
+        "resumed_from": result.resumed_from,
+        "checkpoints": str(config.checkpoints),
+        "saved": list(result.saved),
+        "target_modules": list(config.target_modules),
         "device": result.device,
         "precision": asdict(result.precision),
         "lora_r": config.lora_r,

@@ -1,12 +1,15 @@
 """`train-smoke`: prove the train environment trains, offline, in seconds.
 
 Builds a tiny random Llama (2 layers, hidden 128) and a word-level tokenizer made with `tokenizers`, writes a small
-chat dataset as JSONL, and runs a few LoRA SFT steps through `train.cli.run` - the same path `train-lora` takes.
-Passes when every logged loss is finite and the saved adapter's LoRA B matrices moved off their zero init.
+chat dataset as JSONL, and trains through `train.cli.run` - the same path `train-lora` takes - twice: a first run of
+STEPS-2 steps that checkpoints every 2 steps, then a run to STEPS that resumes from the latest checkpoint and saves
+the merged 16-bit model. Passes when every logged loss and the eval loss are finite, the loss covered the assistant
+responses only (some but not all tokens), the resume started from the first run's last checkpoint and reached STEPS,
+the saved adapter's LoRA B matrices moved off their zero init, and the merged model holds no LoRA tensors.
 On a machine without a GPU, Unsloth 2026.10 trains on CPU.
 
-The output directory keeps `model/` (base model + tokenizer, which `serve-smoke` loads), `adapter/` and
-`data.jsonl`.
+The output directory keeps `model/` (base model + tokenizer, which `serve-smoke` loads), `adapter/` (with
+`checkpoints/`, `merged16/` and `train_summary.json`) and `data.jsonl`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import math
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from train.config import TrainConfig, UsageError
 from train.dataset import DatasetError, to_jsonl
-from train.lora import TrainingError, import_unsloth, save_tokenizer, set_offline
+from train.lora import TrainingError, TrainResult, import_unsloth, save_tokenizer, set_offline
 
 PROG = "train-smoke"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "gpu-workspace-smoke"
@@ -132,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `train-smoke` argument parser."""
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"work directory (default {DEFAULT_OUT})")
-    p.add_argument("--steps", type=int, default=6, help="LoRA SFT steps (default 6)")
+    p.add_argument("--steps", type=int, default=6, help="LoRA SFT steps in all, at least 3 (default 6)")
     p.add_argument("--require-gpu", action="store_true", help="fail instead of training on CPU (GPU runners)")
     return p
 
@@ -143,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     say = stderr_say(PROG)
-    if args.steps < 1:
-        print(f"{PROG}: error: --steps must be at least 1", file=sys.stderr)
+    if args.steps < 3:
+        print(f"{PROG}: error: --steps must be at least 3 (a run, a checkpoint, a resume)", file=sys.stderr)
         return 2
     set_offline(True)  # the smoke must never download anything
     import_unsloth()  # before transformers, as on the real path
@@ -157,13 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir, adapter_dir, data = out / "model", out / "adapter", out / "data.jsonl"
     build_tiny_model(model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data.write_text(to_jsonl(conversations(16)), encoding="utf-8")
+    data.write_text(to_jsonl(conversations(20)), encoding="utf-8")
     say(f"tiny Llama and word-level tokenizer written to {model_dir}")
+    first_steps = args.steps - 1 if args.steps % 2 else args.steps - 2  # even: the last checkpoint is its end
     config = TrainConfig(
         model=str(model_dir),
         dataset=data,
         output=adapter_dir,
-        max_steps=args.steps,
+        max_steps=first_steps,
         max_seq_length=64,
         learning_rate=5e-3,
         batch_size=4,
@@ -171,22 +176,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         lora_r=8,
         lora_alpha=16,
         local_files_only=True,
+        eval_fraction=0.1,
+        save_steps=2,
     )
     try:
-        result = run(config, say)
+        say(f"run 1: {first_steps} steps, a checkpoint every 2")
+        first = run(config, say)
+        say(f"run 2: resume from the latest checkpoint to {args.steps} steps, then save merged16")
+        result = run(replace(config, max_steps=args.steps, resume="latest", save=("merged16",)), say)
     except (UsageError, DatasetError, TrainingError) as e:
         print(f"{PROG}: failed: {e}", file=sys.stderr)
         return 1
+    problems = check_runs(first, result, config.checkpoints / f"checkpoint-{first_steps}", args.steps)
     moved, total = adapter_moved(adapter_dir)
     if total == 0 or moved == 0:
-        print(f"{PROG}: failed: adapter has {total} LoRA B tensors and none moved from zero", file=sys.stderr)
+        problems.append(f"adapter has {total} LoRA B tensors and none moved from zero")
+    problems += merged_problems(adapter_dir / "merged16", model_dir)
+    if problems:
+        for problem in problems:
+            print(f"{PROG}: failed: {problem}", file=sys.stderr)
         return 1
-    losses = ", ".join(f"{x:.3f}" for x in result.losses)
+    losses = ", ".join(f"{x:.3f}" for x in (*first.losses, *result.losses))
     print(
         f"{PROG}: ok: {result.steps} steps on {result.device} ({result.precision.describe()}), losses {losses}; "
-        f"{moved}/{total} LoRA B tensors trained; adapter in {adapter_dir}"
+        f"loss on responses ({result.loss_token_fraction:.0%} of tokens), eval loss {result.eval_loss:.3f} on "
+        f"{result.eval_examples} held out; resumed from {result.resumed_from}; {moved}/{total} LoRA B tensors "
+        f"trained; adapter in {adapter_dir}, merged 16-bit model in {adapter_dir / 'merged16'}"
     )
     return 0
+
+
+def check_runs(first: TrainResult, second: TrainResult, checkpoint: Path, steps: int) -> list[str]:
+    """What is wrong with the two smoke runs (empty when nothing): responses-only loss, eval, checkpoint, resume."""
+    problems = []
+    for name, r in (("run 1", first), ("run 2", second)):
+        if r.loss_on != "responses" or not (r.loss_token_fraction is not None and 0 < r.loss_token_fraction < 1):
+            problems.append(f"{name}: loss on {r.loss_on} over {r.loss_token_fraction} of the tokens, not responses")
+        if r.eval_examples == 0 or r.eval_loss is None or not math.isfinite(r.eval_loss):
+            problems.append(f"{name}: eval loss {r.eval_loss} on {r.eval_examples} held-out examples")
+    if not (checkpoint / "trainer_state.json").is_file():
+        problems.append(f"run 1 left no checkpoint at {checkpoint}")
+    if second.resumed_from != str(checkpoint):
+        problems.append(f"run 2 resumed from {second.resumed_from}, not {checkpoint}")
+    if second.steps != steps or len(second.losses) != steps - first.steps:
+        problems.append(f"run 2 ended at step {second.steps} after {len(second.losses)} logged steps")
+    return problems
+
+
+def merged_problems(directory: Path, base_dir: Path) -> list[str]:
+    """What is wrong with a merged16 save: plain safetensors weights, no LoRA tensors, the base's tensor names, and
+    the trained projections changed from the base's (the adapter was merged in)."""
+    from safetensors.torch import load_file
+
+    files = sorted(directory.glob("*.safetensors"))
+    if not (directory / "config.json").is_file() or not files:
+        return [f"merged16: no config.json and safetensors weights in {directory}"]
+    merged = {name: t for f in files for name, t in load_file(str(f)).items()}
+    base = {name: t for f in sorted(base_dir.glob("*.safetensors")) for name, t in load_file(str(f)).items()}
+    lora = [n for n in merged if "lora_" in n]
+    if lora or set(merged) != set(base):
+        return [f"merged16: {len(lora)} LoRA tensors, {len(set(merged) ^ set(base))} names differ from the base's"]
+    changed = [n for n in merged if "q_proj" in n and not bool((merged[n].float() == base[n].float()).all())]
+    if not changed:
+        return ["merged16: every q_proj weight equals the base's: the adapter was not merged"]
+    return []
 
 
 if __name__ == "__main__":
