@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -330,3 +331,191 @@ def test_serve_bad_adapters_exit_2(
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert message in err and len(err.splitlines()) == 1
+
+
+# --- issue 17: response-only loss, eval split, checkpoints, exports, config file, help defaults ---------------------
+
+from train.config import TARGET_MODULES, build_parser, config_file_args
+from train.dataset import render_responses
+from train.lora import latest_checkpoint, preflight, split_eval
+
+CHAT = (
+    '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},'
+    ' {"role": "user", "content": "bye"}, {"role": "assistant", "content": "see you"}]}\n'
+)
+
+
+def toy_template(turns: list[dict[str, str]], generation: bool) -> str:
+    text = "".join(f"<{t['role']}>{t['content']}</s>" for t in turns)
+    return text + ("<assistant>" if generation else "")
+
+
+def test_render_responses_gives_one_pair_per_assistant_turn_with_context_in_the_prompt() -> None:
+    pairs = render_responses(parse_jsonl(CHAT, "d.jsonl"), toy_template)
+    assert pairs == [
+        ("<user>hi</s><assistant>", "hello</s>"),
+        ("<user>hi</s><assistant>hello</s><user>bye</s><assistant>", "see you</s>"),
+    ]
+
+
+def test_render_responses_rejects_a_template_that_is_not_prefix_stable() -> None:
+    def unstable(turns: list[dict[str, str]], generation: bool) -> str:
+        return ("[last]" if not generation else "") + toy_template(turns, generation)
+
+    with pytest.raises(DatasetError, match=r"d\.jsonl:1: .*--loss all"):
+        render_responses(parse_jsonl(CHAT, "d.jsonl"), unstable)
+
+
+def test_render_responses_refuses_plain_text() -> None:
+    with pytest.raises(DatasetError, match="plain text"):
+        render_responses(parse_jsonl('{"text": "x"}\n', "d.jsonl"), toy_template)
+
+
+@pytest.mark.parametrize(
+    ("loss", "kind", "expected"),
+    [("auto", "messages", True), ("auto", "text", False), ("all", "messages", False), ("responses", "messages", True)],
+)
+def test_responses_only_is_the_default_for_chat_data(loss: str, kind: str, expected: bool) -> None:
+    config = TrainConfig(model="m", dataset=Path("d"), output=Path("o"), loss=loss)  # type: ignore[arg-type]
+    assert config.responses_only(kind) is expected
+
+
+def test_split_eval_holds_out_a_seeded_share_and_keeps_every_item_once() -> None:
+    items = list(range(20))
+    train, held = split_eval(items, 0.1, seed=1)
+    assert len(held) == 2 and sorted(train + held) == items
+    assert split_eval(items, 0.1, seed=1) == (train, held)
+    assert split_eval(items, 0.0, seed=1) == (items, [])
+    assert split_eval([7], 0.5, seed=1) == ([7], [])
+    assert len(split_eval(list(range(3)), 0.01, seed=1)[1]) == 1  # at least one when asked for any
+
+
+def test_latest_checkpoint_is_the_highest_step_not_the_last_in_name_order(tmp_path: Path) -> None:
+    for n in (2, 10, 4):
+        (tmp_path / f"checkpoint-{n}").mkdir()
+    (tmp_path / "checkpoint-x").mkdir()
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
+    assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def cfg(tmp_path: Path, **kw: object) -> TrainConfig:
+    return TrainConfig(model="m", dataset=Path("d"), output=tmp_path / "out", **kw)  # type: ignore[arg-type]
+
+
+def test_preflight_resume_needs_a_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no checkpoint-N directory"):
+        preflight(cfg(tmp_path, resume="latest"), env={})
+    with pytest.raises(UsageError, match="not a checkpoint directory"):
+        preflight(cfg(tmp_path, resume=str(tmp_path)), env={})
+    ckpt = tmp_path / "out" / "checkpoints" / "checkpoint-3"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text("{}")
+    assert preflight(cfg(tmp_path, resume="latest"), env={}) == ckpt
+    assert preflight(cfg(tmp_path), env={}) is None
+
+
+def test_preflight_gguf_without_llama_cpp_stops_before_training(tmp_path: Path) -> None:
+    env = {"UNSLOTH_LLAMA_CPP_PATH": str(tmp_path / "llama.cpp"), "HOME": str(tmp_path)}
+    with pytest.raises(UsageError, match=r"--save gguf needs a built llama.cpp in .*llama\.cpp.*before training"):
+        preflight(cfg(tmp_path, save=("gguf",)), env=env)
+    preflight(cfg(tmp_path, save=("merged16",)), env=env)  # merged16 needs nothing extra
+    llama = tmp_path / "llama.cpp"
+    llama.mkdir()
+    (llama / "convert_hf_to_gguf.py").write_text("")
+    quantize = llama / "llama-quantize"
+    quantize.write_text("#!/bin/sh\n")
+    quantize.chmod(0o755)
+    assert preflight(cfg(tmp_path, save=("gguf",)), env=env) is None
+
+
+def test_preflight_push_to_hub_needs_a_token_and_the_network(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="HF_TOKEN"):
+        preflight(cfg(tmp_path, push_to_hub="me/model"), env={})
+    with pytest.raises(UsageError, match="offline"):
+        preflight(cfg(tmp_path, push_to_hub="me/model", local_files_only=True), env={"HF_TOKEN": "t"})
+    assert preflight(cfg(tmp_path, push_to_hub="me/model"), env={"HF_TOKEN": "t"}) is None
+
+
+BASE = ["--model", "m", "--dataset", "d.jsonl", "--output", "out"]
+
+
+def test_new_flags_parse_and_default() -> None:
+    c = parse_train_args(BASE)
+    assert (c.max_steps, c.epochs, c.loss, c.eval_fraction, c.resume, c.save, c.push_to_hub) == (
+        60,
+        None,
+        "auto",
+        0.1,
+        None,
+        (),
+        None,
+    )
+    assert c.target_modules == TARGET_MODULES
+    c = parse_train_args(
+        [*BASE, "--epochs", "2", "--loss", "all", "--resume", "--save", "merged16", "--save", "gguf", "--save",
+         "merged16", "--target-modules", "q_proj, v_proj", "--eval-fraction", "0"]
+    )  # fmt: skip
+    assert (c.epochs, c.loss, c.resume, c.save, c.target_modules, c.eval_fraction) == (
+        2.0,
+        "all",
+        "latest",
+        ("merged16", "gguf"),
+        ("q_proj", "v_proj"),
+        0.0,
+    )
+    assert parse_train_args([*BASE, "--resume", "out/checkpoints/checkpoint-4"]).resume.endswith("checkpoint-4")
+
+
+def test_epochs_and_max_steps_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        parse_train_args([*BASE, "--epochs", "1", "--max-steps", "5"])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_help_shows_every_default() -> None:
+    options = build_parser().format_help().split("\noptions:\n", 1)[1]
+    # one entry per option: the text from its "  --flag" line to the next option's
+    entries = {m.group(1): m.group(0) for m in re.finditer(r"^  (--[a-z0-9-]+)[^\n]*(?:\n {6,}[^\n]*)*", options, re.M)}
+    expected = {"--max-steps": "60", "--lora-r": "16", "--learning-rate": "0.0002", "--eval-fraction": "0.1",
+                "--save-steps": "50", "--loss": "auto", "--gguf-quantization": "q8_0", "--seed": "3407",
+                "--max-seq-length": "2048"}  # fmt: skip
+    for flag, default in expected.items():
+        assert f"(default: {default})" in " ".join(entries[flag].split()), flag
+
+
+def test_config_file_equals_the_flags(tmp_path: Path) -> None:
+    path = tmp_path / "train.toml"
+    path.write_text(
+        'model = "m"\ndataset = "d.jsonl"\noutput = "out"\nlora-r = 32\nlearning_rate = 1e-4\nsave = ["merged16"]\n'
+        'local-files-only = true\nbf16 = false\ntarget-modules = ["q_proj", "k_proj"]\nepochs = 3\nprogress = false\n'
+    )
+    from_file = parse_train_args(["--config", str(path)])
+    from_flags = parse_train_args(
+        [*BASE, "--lora-r", "32", "--learning-rate", "1e-4", "--save", "merged16", "--local-files-only", "--bf16",
+         "off", "--target-modules", "q_proj,k_proj", "--epochs", "3", "--no-progress"]
+    )  # fmt: skip
+    assert from_file == from_flags
+    # the command line wins over the file
+    assert parse_train_args(["--config", str(path), "--lora-r", "8"]).lora_r == 8
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("lora_rank = 3\n", "unknown key 'lora_rank'"),
+        ("local-files-only = 1\n", "key 'local-files-only' must be true or false"),
+        ("model = [1, 2]\n", "key 'model' must be a string or a number"),
+        ("lora-r = \n", "not valid TOML"),
+    ],
+)
+def test_config_file_mistakes_name_the_file_and_key(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    with pytest.raises(UsageError, match=f"--config {path}: .*{message}" if "TOML" in message else message):
+        config_file_args(path, build_parser())
+
+
+def test_train_lora_bad_config_file_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_cli.main(["--config", str(tmp_path / "missing.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"train-lora: error: --config {tmp_path / 'missing.toml'}: not found"]
