@@ -519,3 +519,14 @@ def test_train_lora_bad_config_file_exits_2_with_one_line(tmp_path: Path, capsys
     assert train_cli.main(["--config", str(tmp_path / "missing.toml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"train-lora: error: --config {tmp_path / 'missing.toml'}: not found"]
+
+
+def test_sample_dataset_and_example_config_are_valid() -> None:
+    data = ROOT / "workspaces/train/data"
+    dataset = read_dataset(data / "sample.jsonl")
+    assert dataset.kind == "messages" and 20 <= len(dataset) <= 50
+    assert "CC0" in (data / "README.md").read_text(encoding="utf-8")
+    pairs = render_responses(dataset, toy_template)
+    assert len(pairs) == len(dataset) + 1  # one conversation has two assistant turns
+    config = parse_train_args(["--config", str(data / "train.example.toml")])
+    assert config.dataset == Path("workspaces/train/data/sample.jsonl") and config.save == ("merged16",)

@@ -210,7 +210,7 @@ def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
         "--push-to-hub",
         metavar="OWNER/NAME",
         default=None,
-        help="upload the adapter (and merged16 when saved) to this Hub repo; token from $HF_TOKEN",
+        help="upload the adapter and tokenizer to this Hub repo (off by default); token from $HF_TOKEN",
     )
     p.add_argument(
         "--load-in-4bit",
