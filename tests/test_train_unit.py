@@ -530,3 +530,85 @@ def test_sample_dataset_and_example_config_are_valid() -> None:
     assert len(pairs) == len(dataset) + 1  # one conversation has two assistant turns
     config = parse_train_args(["--config", str(data / "train.example.toml")])
     assert config.dataset == Path("workspaces/train/data/sample.jsonl") and config.save == ("merged16",)
+
+
+# --- issue 17: serve's tensor parallelism, ready URL and health wait; serve-client against a stub server ----------
+
+from serve import client as serve_client
+from serve.smoke import StubServer
+
+
+def test_tensor_parallel_size_reaches_vllm_and_defaults_to_one() -> None:
+    default = vllm_argv(ServeConfig(model="m"))
+    assert default[default.index("--tensor-parallel-size") + 1] == "1"
+    config, dry_run, timeout = serve_cli.config_from_argv(
+        ["--model", "m", "--tensor-parallel-size", "4", "--max-model-len", "4096", "--gpu-memory-utilization", "0.8"]
+    )
+    argv = vllm_argv(config)
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "4"
+    assert argv[argv.index("--max-model-len") + 1] == "4096"
+    assert argv[argv.index("--gpu-memory-utilization") + 1] == "0.8"
+    assert (dry_run, timeout) == (False, 900)
+
+
+def test_serve_help_shows_defaults() -> None:
+    from serve.config import build_parser as serve_parser
+
+    text = " ".join(serve_parser().format_help().split())
+    for piece in ("(default: 1)", "(default: 0.9)", "(default: 8000)", "(default: 127.0.0.1)", "(default: 900)"):
+        assert piece in text
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000/v1"),
+        ("0.0.0.0", "http://127.0.0.1:8000/v1"),
+        ("::1", "http://[::1]:8000/v1"),
+    ],
+)
+def test_ready_url(host: str, url: str) -> None:
+    assert serve_cli.ready_url(ServeConfig(model="m", host=host)) == url
+
+
+def test_wait_ready_gives_up_when_the_server_dies_or_time_runs_out() -> None:
+    url = "http://127.0.0.1:9/v1"  # the discard port: nothing answers
+    assert serve_client.wait_ready(url, alive=lambda: False, timeout=60, sleep=lambda s: None) is False
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert serve_client.wait_ready(url, alive=lambda: True, timeout=5, clock=lambda: now[0], sleep=sleep) is False
+    assert now[0] >= 5
+
+
+def test_wait_ready_sees_a_live_server() -> None:
+    with StubServer() as stub:
+        assert serve_client.wait_ready(stub.url, alive=lambda: True, timeout=5, interval=0.05)
+
+
+def test_serve_client_urllib_sends_one_chat_request(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VLLM_API_KEY", "k")
+    with StubServer() as stub:
+        assert serve_client.main(["--url", stub.url, "--backend", "urllib", "--model", "lora1", "hi there"]) == 0
+    assert stub.requests == [
+        ({"model": "lora1", "messages": [{"role": "user", "content": "hi there"}], "max_tokens": 64}, "Bearer k")
+    ]
+    assert capsys.readouterr().out == "stub reply to: hi there\n"
+
+
+def test_serve_client_without_a_server_fails_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    stub = StubServer()  # bound but never serving, then closed: the port refuses
+    url = stub.url
+    stub.server.server_close()
+    assert serve_client.main(["--url", url, "--backend", "urllib", "--timeout", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"serve-client: failed: {url}/models:")
+
+
+def test_serve_client_reports_http_errors() -> None:
+    with StubServer() as stub, pytest.raises(serve_client.ClientError, match="HTTP 404"):
+        serve_client._request(stub.url + "/nope", "k", None, 5)

@@ -206,7 +206,11 @@ def test_member_entry_points_the_workflows_call_exist() -> None:
     train = tomllib.loads((ROOT / "workspaces/train/pyproject.toml").read_text(encoding="utf-8"))
     serve = tomllib.loads((ROOT / "workspaces/serve/pyproject.toml").read_text(encoding="utf-8"))
     assert train["project"]["scripts"] == {"train-lora": "train.cli:main", "train-smoke": "train.smoke:main"}
-    assert serve["project"]["scripts"] == {"serve": "serve.cli:main", "serve-smoke": "serve.smoke:main"}
+    assert serve["project"]["scripts"] == {
+        "serve": "serve.cli:main",
+        "serve-smoke": "serve.smoke:main",
+        "serve-client": "serve.client:main",
+    }
 
 
 @pytest.mark.parametrize("script", ["scripts/ci-members.sh", "scripts/gpu-members.sh"])

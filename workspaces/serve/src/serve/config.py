@@ -1,7 +1,7 @@
 """`serve` arguments and the vLLM command line they become. Pure: no vllm, no torch, no file access.
 
-`vllm_argv(config)` is the whole policy: one GPU (tensor parallel 1), 90% of its memory, LoRA enabled with a
-rank bucket that fits every adapter given, and anything after `--` passed to `vllm serve` untouched.
+`vllm_argv(config)` is the whole policy: one GPU unless --tensor-parallel-size says more, 90% of its memory, LoRA
+enabled with a rank bucket that fits every adapter given, and anything after `--` passed to `vllm serve` untouched.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     gpu_memory_utilization: float = 0.90
+    tensor_parallel_size: int = 1
     max_model_len: int | None = None
     served_model_name: str | None = None
     extra: tuple[str, ...] = ()
@@ -112,7 +113,7 @@ def vllm_argv(config: ServeConfig) -> list[str]:
         "--port",
         str(config.port),
         "--tensor-parallel-size",
-        "1",
+        str(config.tensor_parallel_size),
         "--gpu-memory-utilization",
         f"{config.gpu_memory_utilization:g}",
     ]
@@ -168,8 +169,10 @@ def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
     d = ServeConfig(model="")
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Start vLLM's OpenAI-compatible server on one GPU, optionally with LoRA adapters from "
-        "train-lora. Arguments after `--` are passed to `vllm serve` unchanged.",
+        description="Start vLLM's OpenAI-compatible server (one GPU unless --tensor-parallel-size), optionally "
+        "with LoRA adapters from train-lora, wait until it answers /health and print its ready URL on stdout. "
+        "Arguments after `--` are passed to `vllm serve` unchanged.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", help="local model directory or Hub id (default: the base model of the --lora adapters)")
     p.add_argument(
@@ -179,11 +182,20 @@ def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
         metavar="NAME=PATH",
         help="serve a train-lora adapter under NAME (repeatable); requests select it with model=NAME",
     )
-    p.add_argument("--host", default=d.host, help=f"bind address (default {d.host}; 0.0.0.0 to expose it)")
-    p.add_argument("--port", type=_port, default=d.port)
-    p.add_argument("--gpu-memory-utilization", type=_utilization, default=d.gpu_memory_utilization)
-    p.add_argument("--max-model-len", type=_positive, help="context length (default: the model's own)")
-    p.add_argument("--served-model-name", help="the name clients use for the base model")
+    p.add_argument("--host", default=d.host, help="bind address (0.0.0.0 to expose it)")
+    p.add_argument("--port", type=_port, default=d.port, help="port")
+    p.add_argument(
+        "--tensor-parallel-size", type=_positive, default=d.tensor_parallel_size, help="GPUs the model is split over"
+    )
+    p.add_argument(
+        "--gpu-memory-utilization",
+        type=_utilization,
+        default=d.gpu_memory_utilization,
+        help="share of each GPU's memory vLLM may take",
+    )
+    p.add_argument("--max-model-len", type=_positive, help="context length (None: the model's own)")
+    p.add_argument("--served-model-name", help="the name clients use for the base model (None: --model)")
+    p.add_argument("--ready-timeout", type=_positive, default=900, help="seconds to wait for /health before giving up")
     p.add_argument("--dry-run", action="store_true", help="print the vllm command and exit")
     return p
 

@@ -5,16 +5,23 @@ vllm imports, vLLM's own `vllm serve` parser accepts the command line `serve` wo
 for the model (architecture known, text generation), vLLM's tokenizer loader round-trips a prompt, and the adapter
 passes vLLM's LoRA checks. With a GPU: vLLM loads the model and generates a few tokens, with and without the
 adapter. Without one it says that generation was skipped (and fails with --require-gpu).
+Also always: `serve-client` (with the OpenAI SDK when installed, and with urllib) sends one chat request to a stub
+OpenAI-compatible server on 127.0.0.1, and serve's health wait sees the stub become ready.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
+import io
+import json
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +209,122 @@ def generate(model_dir: Path, adapter: Adapter | None, max_tokens: int) -> None:
         check("generate with adapter", lambda: run(request, " with adapter"))
 
 
+class StubServer:
+    """A stub OpenAI-compatible server on 127.0.0.1 (a free port): /health, /v1/models, /v1/chat/completions.
+
+    It records each chat request (body and Authorization header) in `requests`."""
+
+    MODEL = "smoke-model"
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, Any], str]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def reply(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path == "/health":
+                    self.reply(200, {})
+                elif self.path == "/v1/models":
+                    self.reply(200, {"object": "list", "data": [{"id": stub.MODEL, "object": "model", "created": 0,
+                                                                 "owned_by": "stub"}]})  # fmt: skip
+                else:
+                    self.reply(404, {"error": {"message": f"no route {self.path}"}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                if self.path != "/v1/chat/completions":
+                    self.reply(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                stub.requests.append((body, self.headers.get("Authorization", "")))
+                prompt = body["messages"][-1]["content"]
+                self.reply(
+                    200,
+                    {
+                        "id": "chatcmpl-stub",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": f"stub reply to: {prompt}"},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def client_checks() -> None:
+    """serve-client against the stub server (each backend this environment has), and serve's health wait."""
+    from serve import client
+
+    def health() -> str:
+        stub = StubServer()
+        if client.wait_ready(stub.url, alive=lambda: False, timeout=0):
+            raise SmokeFailure("health wait: ready before the server started")
+        with stub:
+            if not client.wait_ready(stub.url, alive=lambda: True, timeout=10, interval=0.1):
+                raise SmokeFailure(f"health wait: {stub.url} never ready")
+        return f"not ready before the stub listens, ready once {stub.url} answers /health"
+
+    check("health wait", health)
+    backends = ["openai", "urllib"] if client.have_openai() else ["urllib"]
+    for backend in backends:
+
+        def one(backend: str = backend) -> str:
+            prompt = "what colour is the cat please"
+            out, err = io.StringIO(), io.StringIO()
+            old = os.environ.get("VLLM_API_KEY")
+            os.environ["VLLM_API_KEY"] = "smoke-key"
+            try:
+                with StubServer() as stub, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    code = client.main(["--url", stub.url, "--backend", backend, "--timeout", "10", prompt])
+            finally:
+                if old is None:
+                    os.environ.pop("VLLM_API_KEY", None)
+                else:
+                    os.environ["VLLM_API_KEY"] = old
+            if code != 0:
+                raise SmokeFailure(f"serve-client ({backend}): exit {code}: {err.getvalue().strip()}")
+            if len(stub.requests) != 1:
+                raise SmokeFailure(f"serve-client ({backend}): the stub got {len(stub.requests)} chat requests")
+            body, auth = stub.requests[0]
+            if body.get("model") != StubServer.MODEL or body.get("messages") != [{"role": "user", "content": prompt}]:
+                raise SmokeFailure(f"serve-client ({backend}): unexpected request {body}")
+            if auth != "Bearer smoke-key":
+                raise SmokeFailure(f"serve-client ({backend}): Authorization {auth!r}, not the key from VLLM_API_KEY")
+            if out.getvalue().strip() != f"stub reply to: {prompt}":
+                raise SmokeFailure(f"serve-client ({backend}): printed {out.getvalue()!r}")
+            return f"one chat request ({StubServer.MODEL} from /v1/models, key from VLLM_API_KEY), reply printed"
+
+        check(f"serve-client ({backend}) against a stub server", one)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `serve-smoke` argument parser."""
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
@@ -231,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine in this process: simpler failures
     try:
+        client_checks()
         adapter = read_adapter(f"smoke={adapter_dir}") if adapter_dir is not None else None
         cpu_checks(model_dir, adapter)
         import torch
