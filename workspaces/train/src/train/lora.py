@@ -297,7 +297,7 @@ def train_lora(config: TrainConfig, dataset: Dataset, say: Say) -> TrainResult:
     loss_on = "assistant responses" if responses else "all tokens"
     say(
         f"training {length} on {len(train_rows)} {'responses' if responses else 'examples'} "
-        f"({len(eval_rows)} held out for eval), loss on {loss_on} ({fraction:.0%} of the first batch's tokens)"
+        f"({len(eval_rows)} held out for eval), loss on {loss_on} ({fraction:.0%} of the first examples' tokens)"
     )
     resume = preflight(config)
     if resume is not None:
@@ -332,8 +332,13 @@ def train_lora(config: TrainConfig, dataset: Dataset, say: Say) -> TrainResult:
 
 
 def loss_token_fraction(trainer: Any) -> float:
-    """Share of the first training batch's real (non-padding) tokens that count in the loss (labels != -100)."""
-    batch = next(iter(trainer.get_train_dataloader()))
+    """Share of the real (non-padding) tokens of the first training examples that count in the loss (labels != -100).
+
+    Collates the first batch's worth of examples directly (no dataloader: its sampler would draw from the random
+    state that training, and a resume, rely on)."""
+    dataset = trainer.train_dataset
+    size = min(len(dataset), max(1, int(trainer.args.per_device_train_batch_size)))
+    batch = trainer.data_collator([dataset[i] for i in range(size)])
     labels = batch["labels"]
     real = batch["attention_mask"].sum() if "attention_mask" in batch else labels.numel()
     return float((labels != -100).sum()) / max(1.0, float(real))
