@@ -356,10 +356,10 @@ def test_steering_moves_away_from_a_build_whose_cuda_disagrees_with_torch(
     # plain uv takes the newest of both: torch 2.14.0 (CUDA 13) + fastkern 1.0 (a CUDA 12 build) - broken
     subprocess.run([find_uv(), "lock"], cwd=ws, env=runner.keywords["env"], check=True, capture_output=True)
     assert locked(ws, "fastkern") == ["1.0"] and locked(ws, "torch") == ["2.14.0"]
-    from lockgen.commands.check import check_workspace
+    from lockgen.checking import run_check
     from lockgen.workspace import load_workspace
 
-    _, found = check_workspace(load_workspace(ws), use_uv=False)
+    found = list(run_check(load_workspace(ws), use_uv=False).violations)
     assert [(v.rule, v.package) for v in found if v.rule == "build-cuda"] == [("build-cuda", "fastkern")]
     out = go(ws, Request("lock"), runner)
     assert locked(ws, "fastkern") == ["0.9"] and locked(ws, "torch") == ["2.10.0"]

@@ -305,15 +305,15 @@ def test_a_set_the_main_pin_lacks_is_a_warning_then_taken_from_the_input_that_ha
 def test_check_and_the_lock_transaction_pass_for_a_cuda_no_input_has(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`lock` runs check_workspace and fails on its violations: a set no input has must not be one of them."""
-    from lockgen.commands.check import check_workspace
+    """`lock` runs the check and fails on its violations: a set no input has must not be one of them."""
+    from lockgen.checking import run_check
 
     root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")]})
     (root / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
     (root / "flake.lock").write_text(json.dumps(_flake_lock(PINNED_REV)), encoding="utf-8")
     assert main(["-C", str(root), "toolchain", "--write"]) == 0
     ws = load_workspace(root)
-    _, violations = check_workspace(ws, use_uv=False)
+    violations = list(run_check(ws, use_uv=False).violations)
     assert violations == []
     capsys.readouterr()
     assert main(["-C", str(root), "check", "--no-uv"]) == 0

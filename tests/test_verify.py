@@ -172,9 +172,9 @@ def test_verify_catches_the_planted_incompatibility_and_lock_steers_around_it(
 
     # with the row: the check flags the pair, and lock steers uv to tfm 4.0
     monkeypatch.setattr(hidden, "load_hidden", lambda: table(ROW))
-    from lockgen.commands.check import check_workspace
+    from lockgen.checking import run_check
 
-    _, found = check_workspace(load_workspace(ws), use_uv=False)
+    found = list(run_check(load_workspace(ws), use_uv=False).violations)
     assert [(v.rule, v.package) for v in found] == [("hidden-req", "tfm")]
     out = lock(ws, runner)
     assert locked(ws, "tfm") == ["4.0"] and locked(ws, "torch") == ["2.4.0"]

@@ -80,12 +80,15 @@ class Workspace:
         return uv if isinstance(uv, Mapping) else {}
 
     def installed(self, member: str) -> dict[str, Any]:
-        """What `uv sync --package member` installs (lockgen.projection.member_packages), computed once."""
+        """What `uv sync --package member` installs on any Linux platform (x86_64's version wins a name), computed
+        once."""
         from lockgen.projection import member_packages
 
         cache = self._installed
         if member not in cache:
-            cache[member] = member_packages(self.lock, member)
+            # the member's default environment, projected once for every rule (lockgen.environments)
+            base = next((e for e in self.environments if e.project == member and e.label == member), None)
+            cache[member] = base.installed_union() if base is not None else member_packages(self.lock, member)
         return cache[member]
 
     @property

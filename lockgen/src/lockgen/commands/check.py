@@ -42,14 +42,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def check_workspace(ws: Any, use_uv: bool = True) -> tuple[list[Any], list[Any]]:
-    """Run every rule (and uv's offline freshness check); return (environments, violations)."""
-    from lockgen.checking import run_check
-
-    report = run_check(ws, use_uv=use_uv)
-    return list(report.environments), list(report.violations)
-
-
 def _cuda_text(view: Any) -> str:
     mc = view.cuda
     torch = f" (torch {mc.torch})" if mc.torch else ""
