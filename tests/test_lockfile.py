@@ -122,22 +122,27 @@ def test_parse_is_pure_and_repeatable() -> None:
 
 
 def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workspace reader caches the parse (lockgen.cache, a seam); lockgen.lockfile itself keeps no cache."""
+    from lockgen.workspace import load_lock
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("LOCKGEN_NO_CACHE", raising=False)
     text = (REPO / "uv.lock").read_text()
     lock = tmp_path / "uv.lock"
     lock.write_text(text)
-    first = read_lock(lock)
+    first = load_lock(lock)
     assert len(list((tmp_path / "cache" / "lockgen" / "locks").glob("*.json"))) == 1
-    assert read_lock(lock) == first  # served from the cache, same value
+    assert load_lock(lock) == first  # served from the cache, same value
     # a changed lock is parsed afresh, never served stale
     changed = text.replace('name = "torch"\nversion = "2.14.0"', 'name = "torch"\nversion = "2.14.9"', 1)
     assert changed != text
     lock.write_text(changed)
-    versions = {p.version for p in read_lock(lock).by_name("torch")}
+    versions = {p.version for p in load_lock(lock).by_name("torch")}
     assert "2.14.9" in versions
+    assert read_lock(lock) == load_lock(lock)  # the pure reader agrees
+    assert len(list((tmp_path / "cache" / "lockgen" / "locks").glob("*.json"))) == 2
     monkeypatch.setenv("LOCKGEN_NO_CACHE", "1")
-    assert {p.version for p in read_lock(lock).by_name("torch")} == versions
+    assert {p.version for p in load_lock(lock).by_name("torch")} == versions
 
 
 @pytest.mark.uv

@@ -2,17 +2,23 @@
 
 Every rule runs and is reported even when uv cannot answer: freshness that cannot be decided offline becomes a
 warning that says why and how to decide it - never a silent online retry, never an error that hides the rest.
+uv's check is started first and runs while the rules do (it takes about as long as they do).
+
+uv's freshness check and the verdict cache are in lockgen.checkfast (light: what `lockgen check` runs every time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lockgen.environments import Environment
-from lockgen.rules import Violation, lock_fresh_violations, run_rules
-from lockgen.workspace import Workspace
+from lockgen.checkfast import Freshness, PendingFreshness
+from lockgen.findings import Violation
+
+if TYPE_CHECKING:
+    from lockgen.environments import Environment
+    from lockgen.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -35,42 +41,34 @@ class CheckReport:
         return not self.violations
 
 
-def freshness(
-    ws: Workspace, runner: Callable[..., Any] | None = None
-) -> tuple[list[Violation], list[str], bool | None]:
+def freshness(ws: Workspace, runner: Callable[..., Any] | None = None) -> Freshness:
     """`uv lock --check --offline`: (violations, warnings, fresh?)."""
-    from lockgen.errors import UvError
-    from lockgen.uvtool import classify_uv_failure, run_uv
-
-    try:
-        res = (runner or run_uv)(["lock", "--check", "--offline"], cwd=ws.root)
-    except UvError as e:
-        return [], [f"lock freshness not checked: {e}"], None
-    fresh = lock_fresh_violations(res.returncode, res.stderr)
-    if fresh is not None:
-        return fresh, [], not fresh
-    failure = classify_uv_failure(res.stderr, res.returncode)
-    why = str(failure)
-    return (
-        [],
-        [
-            f"lock freshness not decided offline ({why}); decide it online with `uv lock --check` "
-            "(or `lockgen check` once uv's cache has the packages)"
-        ],
-        None,
-    )
+    return PendingFreshness(ws.root, runner).result()
 
 
-def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
-    """Run every rule (and, with `use_uv`, uv's offline freshness check)."""
+def rule_findings(ws: Workspace) -> tuple[list[Violation], tuple[Violation, ...]]:
+    """Every rule over the workspace: (violations, notes that only warn)."""
+    from lockgen.rules import run_rules
     from lockgen.toolchain_rule import extra_rules, extra_warnings
 
     violations = run_rules(ws) + [v for rule in extra_rules() for v in rule(ws)]
     notes = tuple(w for check in extra_warnings() for w in check(ws))
-    warnings = list(ws.window.warnings)
+    return violations, notes
+
+
+def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
+    """Run every rule (and, with `use_uv`, uv's offline freshness check, started first and run alongside)."""
+    pending = PendingFreshness(ws.root, runner) if use_uv else None
+    try:
+        violations, notes = rule_findings(ws)
+        warnings = list(ws.window.warnings)
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
     fresh: bool | None = None
-    if use_uv:
-        stale, fresh_warnings, fresh = freshness(ws, runner)
+    if pending is not None:
+        stale, fresh_warnings, fresh = pending.result()
         violations += stale
         warnings += fresh_warnings
     return CheckReport(ws.environments, tuple(violations), tuple(warnings), fresh, notes)

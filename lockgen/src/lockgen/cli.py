@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lockgen import __version__
 from lockgen.errors import LockgenError, OutputClosed
-from lockgen.redact import RedactingStream, silence
+
+if TYPE_CHECKING:  # imported when used: `lockgen check` starts uv before anything heavy is imported
+    import argparse
+    from pathlib import Path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s writer
@@ -45,6 +45,8 @@ exit codes: 0 ok, 1 findings (violations), 2 bad input or usage
 def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     """The options every command takes, before or after its name (`lockgen -v check` = `lockgen check -v`). On the
     subcommands their default is SUPPRESS, so an option given before the command name is not reset after it."""
+    import argparse
+    from pathlib import Path
 
     def d(value: object) -> object:
         return value if top else argparse.SUPPRESS
@@ -74,15 +76,21 @@ def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available command registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every available command registered (with `only`, that command alone: what a command
+    line naming it needs, without importing the other commands)."""
+    import argparse
+    import importlib
+
+    from lockgen import __version__
+
     parser = argparse.ArgumentParser(
         prog="lockgen", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"lockgen {__version__}")
     _global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only in COMMANDS else COMMANDS:
         try:
             module = importlib.import_module(f"lockgen.commands.{name}")
         except ModuleNotFoundError as e:
@@ -97,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _root(directory: Path | None) -> Path | None:
     """The workspace root: -C DIR as given (resolved to its workspace), else found from the current directory."""
-    from lockgen.workspace import find_root
+    from pathlib import Path
+
+    from lockgen.locate import find_root
 
     if directory is not None:
         if not directory.is_dir():
@@ -123,22 +133,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Everything lockgen prints goes through `RedactingStream` (credentials in URLs shown as uv shows them). A reader
     that goes away (`lockgen check | head -1`) ends the run quietly; output that cannot be written (`> /dev/full`)
-    and other failed writes are one line naming the file, exit 2 - never a traceback."""
+    and other failed writes are one line naming the file, exit 2 - never a traceback.
+
+    Without `argv` (the process's own command line: the `lockgen` script, `python -m lockgen`), `lockgen check`
+    starts uv's freshness check before anything else (lockgen.uvstart) and may answer from its cache of verdicts
+    (lockgen.cache); an in-process caller passing `argv` gets neither, so what it replaces (uv, a rule) is what runs."""
+    process = argv is None
+    if process:
+        from lockgen import uvstart
+
+        uvstart.prestart(sys.argv[1:])
+    from lockgen.redact import RedactingStream
     from lockgen.ui import SETTINGS, Settings
 
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
-        return _main(argv)
+        return _main(argv, process)
     except OutputClosed:
         return _quiet_exit(out)
     finally:
         sys.stdout, sys.stderr = out, err
         SETTINGS.__dict__.update(Settings().__dict__)  # a run's -q/--color do not outlive it (in-process callers)
+        if process:
+            uvstart.discard()
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+def _main(argv: Sequence[str] | None, process: bool = False) -> int:
+    from lockgen.uvstart import command_of
+
+    parser = build_parser(command_of(sys.argv[1:] if argv is None else argv)[0])
     args: argparse.Namespace | None = None
     try:
         try:
@@ -153,10 +177,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
         SETTINGS.quiet, SETTINGS.progress, SETTINGS.color = args.quiet, not args.no_progress, args.color
         args.root = _root(args.directory)
+        args.cache = process  # commands that keep a cache of verdicts may use it (lockgen check)
         if args.root is not None:
-            from lockgen.txn import pending, recover
+            from lockgen.locate import pending
 
             if pending(args.root):
+                from lockgen.txn import recover
+
                 said = recover(args.root)
                 if said:
                     print(f"lockgen: recovered: {said}", file=sys.stderr)
@@ -187,5 +214,7 @@ def _main(argv: Sequence[str] | None) -> int:
 def _quiet_exit(stream: object) -> int:
     """The reader of stdout went away: stop without a word (the way Python's documentation recommends,
     docs.python.org/3/library/signal.html#note-on-sigpipe: point stdout at /dev/null so the final flush is quiet)."""
+    from lockgen.redact import silence
+
     silence(stream)
     return EXIT_PIPE

@@ -1,4 +1,4 @@
-"""uv.lock as frozen values. `parse_lock` is pure (a parsed mapping in); `read_lock` does the I/O.
+"""uv.lock as frozen values. `parse_lock` is pure (a parsed mapping in); `read_lock` reads a file (no cache).
 
 Shape follows uv's lock format (version 1): top-level `requires-python`, `conflicts`, `manifest`, `options`, and
 `[[package]]` rows with `source`, `dependencies`, `optional-dependencies`, `dev-dependencies`, `sdist`, `wheels`
@@ -7,11 +7,8 @@ and `metadata.requires-dist`. Errors name the key path, as pypa/packaging's pylo
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -350,62 +347,28 @@ def _parse_lock(data: Mapping[str, Any]) -> Lock:
 
 
 def read_lock(path: Path, display: str = "uv.lock") -> Lock:
-    """Read and parse a uv.lock file; InputError when missing, not TOML, or malformed."""
+    """Read and parse a uv.lock file; InputError when missing, not TOML, or malformed. No cache: lockgen.workspace
+    reads the workspace's lock through lockgen.cache (a seam), this module stays free of it."""
+    return lock_from_bytes(read_lock_bytes(path, display), display)
+
+
+def read_lock_bytes(path: Path, display: str = "uv.lock") -> bytes:
+    """A lock file's bytes; InputError naming it when missing or unreadable."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(display, None, "not found: run `lockgen lock` (or `uv lock`) to create it") from None
     except OSError as e:
         raise InputError(display, None, f"cannot be read: {e.strerror}") from None
-    data = _cached_parse(raw)
-    if data is None:
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InputError(
-                display, None, f"is not valid TOML ({e}); was it truncated? Re-create it with `uv lock`"
-            ) from None
-        _store_parse(raw, data)
+
+
+def lock_from_bytes(raw: bytes, display: str = "uv.lock", loads: Callable[[bytes], Any] | None = None) -> Lock:
+    """A Lock from a uv.lock's bytes (`loads`: bytes -> parsed mapping, tomllib by default); InputError when they
+    are not TOML or not a valid lock."""
+    try:
+        data = loads(raw) if loads else tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(
+            display, None, f"is not valid TOML ({e}); was it truncated? Re-create it with `uv lock`"
+        ) from None
     return parse_lock(data, display)
-
-
-# Parsing a 300 KB uv.lock with the pure-Python tomllib takes most of `lockgen check`'s time; the parsed
-# document is kept as JSON (several times faster to load) under the user's cache, keyed by the lock's sha256,
-# so a changed lock is always parsed afresh. LOCKGEN_NO_CACHE=1 turns it off.
-_CACHE_KEEP = 8
-
-
-def _cache_dir() -> Path | None:
-    if os.environ.get("LOCKGEN_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lockgen" / "locks"
-
-
-def _cached_parse(raw: bytes) -> dict[str, Any] | None:
-    d = _cache_dir()
-    if d is None:
-        return None
-    try:
-        data = json.loads((d / f"{hashlib.sha256(raw).hexdigest()}.json").read_bytes())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _store_parse(raw: bytes, data: dict[str, Any]) -> None:
-    d = _cache_dir()
-    if d is None:
-        return
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(data, separators=(",", ":"))
-        path = d / f"{hashlib.sha256(raw).hexdigest()}.json"
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        old = sorted(d.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[_CACHE_KEEP:]
-        for p in old:
-            p.unlink(missing_ok=True)
-    except (OSError, TypeError, ValueError):
-        pass  # a cache, never an error

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from lockgen.checkfast import lock_fresh_violations as lock_fresh_violations  # re-exported (rule e)
 from lockgen.cudadetect import ships_cuda_build
+from lockgen.findings import Violation as Violation  # re-exported: every rule module imports it from here
 from lockgen.lockfile import LockedPackage, normalize
 from lockgen.projection import PLATFORMS, environment
 from lockgen.redact import redact_url as redact
 from lockgen.workspace import Member, Workspace
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One finding: which rule, which file (and package/member), what is wrong, and what to do."""
-
-    rule: str
-    file: str
-    message: str
-    fix: str
-    package: str | None = None
-    member: str | None = None
-
-    def to_json(self) -> dict[str, str | None]:
-        """A plain dict for --json output."""
-        return asdict(self)
-
 
 Rule = Callable[[Workspace], list[Violation]]
 
@@ -298,25 +282,3 @@ def run_rules(ws: Workspace, rules: tuple[Rule, ...] = RULES) -> list[Violation]
     for rule in rules:
         out.extend(rule(ws))
     return out
-
-
-def lock_fresh_violations(returncode: int, stderr: str) -> list[Violation] | None:
-    """(e) Interpret `uv lock --check`: [] when fresh, a violation when stale, None when uv failed otherwise."""
-    if returncode == 0:
-        return []
-    text = stderr.lower()
-    if "needs to be updated" in text or "lockfile" in text and "out of date" in text:
-        return [
-            Violation(
-                "lock-fresh",
-                "uv.lock",
-                "uv.lock does not match the pyprojects (`uv lock --check` failed): " + _last_line(stderr),
-                "run `lockgen lock` (or `uv lock`) and commit uv.lock",
-            )
-        ]
-    return None
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""

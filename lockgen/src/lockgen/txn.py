@@ -21,6 +21,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from lockgen.errors import LockgenError
+from lockgen.locate import JOURNAL, JOURNAL_DIR, pending  # the journal's place (cli looks there before importing txn)
 
 
 def lock_dir() -> Path:
@@ -265,9 +266,6 @@ class WorkspaceLock:
 
 # ---- the journal: applying staged results so that a kill at any moment is recoverable ----
 
-JOURNAL_DIR = ".lockgen"
-JOURNAL = "journal.json"
-
 
 def _journal_dir(root: Path) -> Path:
     d = root / JOURNAL_DIR
@@ -345,11 +343,6 @@ def _drop_journal(d: Path) -> None:
     with contextlib.suppress(OSError):
         (d / ".gitignore").unlink()
         d.rmdir()
-
-
-def pending(root: Path) -> bool:
-    """Whether an interrupted transaction left a journal."""
-    return (root / JOURNAL_DIR / JOURNAL).is_file()
 
 
 def recover(root: Path) -> str | None:

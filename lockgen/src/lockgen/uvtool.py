@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,10 +29,14 @@ class UvResult:
 
 
 def find_uv() -> str:
-    """uv's binary: `$UV`, then the `uv` package's binary (what the lock installs), then PATH."""
+    """uv's binary: `$UV`, then the `uv` package's binary (what the lock installs: in this environment's bin folder,
+    where the package looks first, without importing it), then PATH."""
     env = os.environ.get("UV")
     if env:
         return env
+    here = os.path.join(sys.prefix, "bin", "uv")
+    if os.access(here, os.X_OK):
+        return here
     try:
         import uv  # type: ignore[import-not-found]
 
@@ -70,6 +75,45 @@ def run_uv(
         return _stream(argv, cwd, full_env, on_line, heartbeat, heartbeat_every)
     except FileNotFoundError:
         raise UvError(f"uv was not found at {argv[0]}: install it or set $UV") from None
+
+
+class RunningUv:
+    """A uv run started by `start_uv`: `result()` waits for it, `cancel()` stops it."""
+
+    def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen[str]) -> None:
+        self.argv, self._proc = argv, proc
+
+    def result(self) -> UvResult:
+        """What uv returned, once it has finished."""
+        out, err = self._proc.communicate()
+        return UvResult(self.argv, self._proc.returncode, out, err)
+
+    def cancel(self) -> None:
+        """Stop uv and reap it."""
+        with contextlib.suppress(OSError):
+            self._proc.kill()
+        self._proc.communicate()
+
+
+def start_uv(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> RunningUv:
+    """Start `uv ARGS` in `cwd` and return at once (what `run_uv` does without waiting); UvError when uv is not
+    there. For short read-only runs (`uv lock --check`) that lockgen overlaps with its own work."""
+    argv = (find_uv(), *args)
+    full_env = {**os.environ, **(env or {})}
+    full_env.setdefault("UV_NO_PROGRESS", "1")
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_die_with_parent,
+        )
+    except FileNotFoundError:
+        raise UvError(f"uv was not found at {argv[0]}: install it or set $UV") from None
+    return RunningUv(argv, proc)
 
 
 def _die_with_parent() -> None:

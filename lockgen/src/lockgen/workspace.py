@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlparse
 from lockgen.errors import InputError
 from lockgen.fleet import Fleet, fleet_from_config
 from lockgen.knowledge import Knowledge, load_knowledge
-from lockgen.lockfile import Lock, normalize, read_lock
+from lockgen.locate import find_root as find_root  # re-exported: callers import it from here
+from lockgen.lockfile import Lock, lock_from_bytes, normalize, read_lock_bytes
 from lockgen.redact import strip_credentials
 from lockgen.schema import validate_member, validate_root
 from lockgen.window import Window, cuda_window
@@ -116,32 +117,17 @@ def read_toml(path: Path, display: str) -> dict[str, Any]:
         raise InputError(display, None, f"is not valid TOML: {e}") from None
 
 
-def find_root(start: Path) -> Path:
-    """The project root for `start`: the nearest directory at or above it holding a pyproject.toml and uv.lock
-    (uv writes the lock at the workspace root); else the nearest pyproject.toml declaring a uv workspace or
-    [tool.lockgen]; else the nearest one with a [project] table (a single project not locked yet)."""
-    start = start.resolve()
-    found: dict[str, Path] = {}
-    for d in (start, *start.parents):
-        f = d / "pyproject.toml"
-        if not f.is_file():
-            continue
-        if (d / "uv.lock").is_file():
-            return d
-        try:
-            data = tomllib.loads(f.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-            found.setdefault("workspace", d)  # let load_workspace report the malformed file
-            continue
-        tool = data.get("tool", {}) if isinstance(data.get("tool", {}), Mapping) else {}
-        uv = tool.get("uv", {}) if isinstance(tool.get("uv", {}), Mapping) else {}
-        if "lockgen" in tool or "workspace" in uv:
-            found.setdefault("workspace", d)
-        elif isinstance(data.get("project"), Mapping):
-            found.setdefault("project", d)
-    if found:
-        return found.get("workspace") or found["project"]
-    raise InputError(str(start), None, "no pyproject.toml (a uv project or workspace) here or above; use -C DIR")
+def load_lock(path: Path, display: str = "uv.lock") -> Lock:
+    """The lock at `path` (lockgen.lockfile.read_lock), its parse cached by content in lockgen.cache."""
+    from lockgen.cache import toml_document
+
+    return lock_from_bytes(read_lock_bytes(path, display), display, lambda raw: toml_document(raw, display))
+
+
+def member_dirs(root: Path) -> list[Path]:
+    """The member folders the root pyproject's `[tool.uv.workspace]` names, its globs expanded (InputError when the
+    pyproject is missing or malformed)."""
+    return _member_dirs(root, read_toml(root / "pyproject.toml", "pyproject.toml"))
 
 
 def _member_dirs(root: Path, data: Mapping[str, Any]) -> list[Path]:
@@ -236,7 +222,7 @@ def load_workspace(root: Path, knowledge: Knowledge | None = None, allow_missing
     if allow_missing_lock and not (root / "uv.lock").exists():
         lock = Lock(version=1, revision=0, requires_python="", packages=())
     else:
-        lock = read_lock(root / "uv.lock")
+        lock = load_lock(root / "uv.lock")
     dirs = _member_dirs(root, data)
     if isinstance(data.get("project"), Mapping) and root.resolve() not in {d.resolve() for d in dirs}:
         dirs.insert(0, root)  # the root is a project too (packaged or virtual): uv installs it

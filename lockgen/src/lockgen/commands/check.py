@@ -116,65 +116,114 @@ def in_window(mc: Any, window: Any) -> bool:
     return all(any(v.major == m for v in window.allowed) for m in mc.majors)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of `lockgen check`."""
-    from lockgen.checking import run_check
-    from lockgen.cli import require_root
-    from lockgen.workspace import load_workspace
-
-    ws = load_workspace(require_root(args))
-    report = run_check(ws, use_uv=not args.no_uv)
+def facts(ws: Any, report: Any) -> dict[str, Any]:
+    """Everything `check` prints that uv's freshness check does not decide, as JSON values: what the verdict cache
+    keeps (lockgen.checkfast.VerdictCache), and what `show` prints from."""
     window = ws.window
-    violations = report.violations
-    if args.json:
-        doc = {
-            "schema": 1,
-            "ok": report.ok,
-            "fleet": {
-                "driver": str(ws.fleet.driver),
-                "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
-                "policy": ws.fleet.policy,
-            },
-            "window": [str(v) for v in window.allowed],
-            "warnings": report.warning_lines(),
-            "fresh": report.fresh,
-            "environments": [env_json(e, window) for e in report.environments],
-            "members": [
-                {
-                    "member": e.label,
-                    "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
-                    "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
-                    "torch": e.platforms[0].cuda.torch if e.platforms else None,
-                    "in_window": all(
-                        in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors
-                    ),
-                }
-                for e in report.environments
-                if e.has_cuda
-            ],
-            "violations": [v.to_json() for v in violations],
-        }
-        print_json(doc)
+    gpu = [e for e in report.environments if e.has_cuda]
+    return {
+        "fleet": {
+            "driver": str(ws.fleet.driver),
+            "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
+            "policy": ws.fleet.policy,
+        },
+        "fleet_text": ws.fleet.describe(),
+        "window": [str(v) for v in window.allowed],
+        "environments": [env_json(e, window) for e in report.environments],
+        "members": [
+            {
+                "member": e.label,
+                "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
+                "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
+                "torch": e.platforms[0].cuda.torch if e.platforms else None,
+                "in_window": all(in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors),
+            }
+            for e in gpu
+        ],
+        "platforms": list(dict.fromkeys(v.platform for e in report.environments for v in e.platforms)),
+        "lines": [[labels, body] for labels, body in group_lines(gpu, window)],
+        "cpu": [e.label for e in report.environments if not e.has_cuda],
+        "warnings": list(report.warnings),
+        "notes": [n.to_json() for n in report.notes],
+        "violations": [v.to_json() for v in report.violations],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `lockgen check`: uv's freshness check is started first and runs while the rules do (or while
+    the rules' verdict is read from the cache, when the process may use it)."""
+    from lockgen.checkfast import PendingFreshness
+    from lockgen.cli import require_root
+
+    root = require_root(args)
+    pending = None if args.no_uv else PendingFreshness(root)
+    try:
+        doc = _verdict(root, getattr(args, "cache", False))
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
+    stale, fresh_warnings, fresh = pending.result() if pending is not None else ([], [], None)
+    return show(doc, [v.to_json() for v in stale], fresh_warnings, fresh, args.json)
+
+
+def _verdict(root: Any, use_cache: bool) -> dict[str, Any]:
+    """The rules' verdict on the workspace at `root` (`facts`), from the cache when allowed and current."""
+    from lockgen.checkfast import VerdictCache
+
+    cache = VerdictCache(root) if use_cache else None
+    doc = cache.load() if cache is not None else None
+    if doc is None:
+        from lockgen.checking import run_check
+        from lockgen.workspace import load_workspace
+
+        ws = load_workspace(root)
+        doc = facts(ws, run_check(ws, use_uv=False))
+        if cache is not None:
+            cache.store(ws, doc)
+    return doc
+
+
+def show(
+    doc: dict[str, Any], stale: list[dict[str, Any]], fresh_warnings: list[str], fresh: bool | None, as_json: bool
+) -> int:
+    """Print the verdict (`facts`) with uv's freshness answer; the exit code (1 on violations)."""
+    violations = [*doc["violations"], *stale]
+    warnings = [*doc["warnings"], *fresh_warnings]
+    notes = doc["notes"]
+    if as_json:
+        print_json(
+            {
+                "schema": 1,
+                "ok": not violations,
+                "fleet": doc["fleet"],
+                "window": doc["window"],
+                "warnings": [*warnings, *(f"{n['rule']}: {n['file']}: {n['message']}" for n in notes)],
+                "fresh": fresh,
+                "environments": doc["environments"],
+                "members": doc["members"],
+                "violations": violations,
+            }
+        )
         return 1 if violations else 0
     out = sys.stdout
-    print(f"fleet: {ws.fleet.describe()}", file=out)
-    print(f"window: CUDA {', '.join(map(str, window.allowed)) or '(empty)'}", file=out)
-    cpu = [e.label for e in report.environments if not e.has_cuda]
-    gpu = [e for e in report.environments if e.has_cuda]
-    plats = list(dict.fromkeys(v.platform for e in report.environments for v in e.platforms))
-    print(f"environments (linux {', '.join(plats) or '-'}):", file=out)
-    for labels, body in group_lines(gpu, window):
+    print(f"fleet: {doc['fleet_text']}", file=out)
+    print(f"window: CUDA {', '.join(doc['window']) or '(empty)'}", file=out)
+    print(f"environments (linux {', '.join(doc['platforms']) or '-'}):", file=out)
+    for labels, body in doc["lines"]:
         print(f"  {labels}: {body}", file=out)
-    if cpu:
-        print(f"  {_names(cpu)}: no CUDA builds (CPU only)", file=out)
-    for w in report.warnings:
+    if doc["cpu"]:
+        print(f"  {_names(doc['cpu'])}: no CUDA builds (CPU only)", file=out)
+    for w in warnings:
         print(f"{style('warning', 'warning')}: {w}", file=out)
-    for n in report.notes:
-        where = n.file + (f" [{n.member}]" if n.member else "")
-        print(f"{style(f'warning[{n.rule}]', 'warning')} {where}: {n.message}\n    fix: {n.fix}", file=out)
+    for n in notes:
+        where = n["file"] + (f" [{n['member']}]" if n["member"] else "")
+        tag = style(f"warning[{n['rule']}]", "warning")
+        print(f"{tag} {where}: {n['message']}\n    fix: {n['fix']}", file=out)
     for v in violations:
-        where = f"{v.file}" + (f" [{v.member}]" if v.member else "") + (f" {v.package}" if v.package else "")
-        print(f"{style(f'error[{v.rule}]', 'error')} {where}: {v.message}\n    fix: {v.fix}", file=out)
+        where = v["file"] + (f" [{v['member']}]" if v["member"] else "") + (f" {v['package']}" if v["package"] else "")
+        tag = style(f"error[{v['rule']}]", "error")
+        print(f"{tag} {where}: {v['message']}\n    fix: {v['fix']}", file=out)
     print(
         style(f"{len(violations)} violation(s)", "error")
         if violations
