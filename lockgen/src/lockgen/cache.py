@@ -9,12 +9,19 @@ Kept light on purpose (os, json, hashlib): `lockgen check` consults it before im
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable
-from typing import Any
+
+try:  # CPython's own SHA-256: hashlib's OpenSSL binding costs more to import than a check's whole digest work
+    from _sha2 import sha256
+except ImportError:  # pragma: no cover - other Pythons
+    from hashlib import sha256
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 KEEP = 8  # documents kept per kind (the newest by modification time)
 
@@ -63,7 +70,7 @@ def toml_document(raw: bytes, display: str) -> dict[str, Any]:
     """`raw` (a TOML file's bytes) parsed, from the cache when these exact bytes were parsed before. The pure-Python
     tomllib takes most of the time of reading a 300 KB uv.lock; its JSON form loads several times faster. Raises
     tomllib.TOMLDecodeError or UnicodeDecodeError like tomllib does."""
-    key = hashlib.sha256(raw).hexdigest()
+    key = sha256(raw).hexdigest()
     data = load("locks", key)
     if isinstance(data, dict):
         return data
@@ -94,7 +101,7 @@ def file_digest(path: str) -> str | None:
         return "other"
     try:
         with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+            return sha256(f.read()).hexdigest()
     except OSError:
         return "unreadable"
 
@@ -111,7 +118,7 @@ def code_fingerprint() -> str:
         spec = _module_dir(name)
         if spec:
             parts += _tree_stats(spec, depth=0)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return digest(parts)
 
 
 def _module_dir(name: str) -> str | None:
@@ -123,29 +130,33 @@ def _module_dir(name: str) -> str | None:
 
 
 def _tree_stats(top: str, depth: int = 8) -> list[str]:
+    """`path:size:mtime_ns` of every file under `top` (no __pycache__, no dot-folders), `depth` folders down."""
     out = []
-    stack = [(top, 0)]
+    stack = [(top, "", 0)]
     while stack:
-        d, level = stack.pop()
+        d, prefix, level = stack.pop()
         try:
-            entries = list(os.scandir(d))
+            it = os.scandir(d)
         except OSError:
             continue
-        for e in entries:
-            if e.name == "__pycache__" or e.name.startswith("."):
-                continue
-            if e.is_dir(follow_symlinks=False):
-                if level < depth:
-                    stack.append((e.path, level + 1))
-                continue
-            try:
-                st = e.stat()
-            except OSError:
-                continue
-            out.append(f"{os.path.relpath(e.path, top)}:{st.st_size}:{st.st_mtime_ns}")
-    return sorted(out)
+        with it:
+            for e in it:
+                name = e.name
+                if name == "__pycache__" or name[0] == ".":
+                    continue
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        if level < depth:
+                            stack.append((e.path, f"{prefix}{name}/", level + 1))
+                        continue
+                    st = e.stat()
+                except OSError:
+                    continue
+                out.append(f"{prefix}{name}:{st.st_size}:{st.st_mtime_ns}")
+    out.sort()
+    return out
 
 
 def digest(parts: Iterable[str]) -> str:
     """One sha256 over `parts` (each on its own line)."""
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return sha256("\n".join(parts).encode()).hexdigest()

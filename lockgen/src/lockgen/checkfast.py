@@ -7,11 +7,13 @@ check whose inputs did not change costs Python's start, reading the inputs' dige
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from lockgen.findings import Violation
     from lockgen.workspace import Workspace
 

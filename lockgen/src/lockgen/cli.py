@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from lockgen.errors import LockgenError, OutputClosed
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
 if TYPE_CHECKING:  # imported when used: `lockgen check` starts uv before anything heavy is imported
     import argparse
+    from collections.abc import Sequence
     from pathlib import Path
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
@@ -107,6 +105,7 @@ def _root(directory: Path | None) -> Path | None:
     """The workspace root: -C DIR as given (resolved to its workspace), else found from the current directory."""
     from pathlib import Path
 
+    from lockgen.errors import LockgenError
     from lockgen.locate import find_root
 
     if directory is not None:
@@ -121,6 +120,8 @@ def _root(directory: Path | None) -> Path | None:
 
 def require_root(args: argparse.Namespace) -> Path:
     """The workspace root for commands that need one; a clear error when there is none."""
+    from lockgen.errors import LockgenError
+
     if args.root is None:
         raise LockgenError(
             "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
@@ -143,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lockgen import uvstart
 
         uvstart.prestart(sys.argv[1:])
+    from lockgen.errors import OutputClosed
     from lockgen.redact import RedactingStream
     from lockgen.ui import SETTINGS, Settings
 
@@ -159,20 +161,86 @@ def main(argv: Sequence[str] | None = None) -> int:
             uvstart.discard()
 
 
+# `lockgen check`'s own options (allowed after the command name) and the global flags (anywhere): name -> attribute
+_CHECK_FLAGS = {"--json": "json", "--no-uv": "no_uv"}
+_GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose", "-q": "quiet", "--quiet": "quiet"}
+_GLOBAL_FLAGS["--no-progress"] = "no_progress"
+
+
+def plain_check(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The arguments of a `lockgen check` command line written with the plain spellings only (`check`, `--json`,
+    `--no-uv`, `-C DIR`, `--directory[=]DIR`, `-v`, `-q`, `--no-progress`, `--color[=]WHEN`), read without argparse
+    - importing and building argparse costs more than a cached check's whole work. None for anything else (help, an
+    abbreviation, an unknown option, another command): argparse reads those, and reports usage errors as always.
+    Gives what argparse gives for the same line (tests/test_check_speed.py holds the two together)."""
+    from types import SimpleNamespace
+
+    ns: dict[str, object] = {
+        "directory": None,
+        "verbose": False,
+        "quiet": False,
+        "no_progress": False,
+        "color": "auto",
+        "command": None,
+        "json": False,
+        "no_uv": False,
+    }
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        value: str | None = None
+        if tok == "check" and ns["command"] is None:
+            ns["command"] = "check"
+        elif tok in _GLOBAL_FLAGS:
+            ns[_GLOBAL_FLAGS[tok]] = True
+        elif tok in _CHECK_FLAGS and ns["command"] == "check":
+            ns[_CHECK_FLAGS[tok]] = True
+        elif tok in ("-C", "--directory", "--color"):
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-") or not argv[i + 1]:
+                return None
+            value = argv[i + 1]
+            i += 1
+        elif tok.startswith(("--directory=", "--color=")) or (tok.startswith("-C") and tok[2:3] not in ("", "=")):
+            value = tok.split("=", 1)[1] if tok.startswith("--") else tok[2:]
+            if not value:
+                return None
+        else:
+            return None
+        if value is not None:
+            if tok.startswith("--color"):
+                if value not in ("auto", "always", "never"):
+                    return None
+                ns["color"] = value
+            else:
+                from pathlib import Path
+
+                ns["directory"] = Path(value)
+        i += 1
+    if ns["command"] != "check":
+        return None
+    from lockgen.commands.check import run
+
+    return SimpleNamespace(**ns, func=run)  # type: ignore[return-value]
+
+
 def _main(argv: Sequence[str] | None, process: bool = False) -> int:
+    from lockgen.errors import LockgenError, OutputClosed
     from lockgen.uvstart import command_of
 
-    parser = build_parser(command_of(sys.argv[1:] if argv is None else argv)[0])
+    line = sys.argv[1:] if argv is None else list(argv)
     args: argparse.Namespace | None = None
     try:
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit:  # --help, --version, a usage error: argparse has printed what it had to say
-            sys.stdout.flush()
-            raise
-        if not getattr(args, "func", None):
-            parser.print_help(sys.stderr)
-            return EXIT_INPUT
+        args = plain_check(line)
+        if args is None:
+            parser = build_parser(command_of(line)[0])
+            try:
+                args = parser.parse_args(line)
+            except SystemExit:  # --help, --version, a usage error: argparse has printed what it had to say
+                sys.stdout.flush()
+                raise
+            if not getattr(args, "func", None):
+                parser.print_help(sys.stderr)
+                return EXIT_INPUT
         from lockgen.ui import SETTINGS
 
         SETTINGS.quiet, SETTINGS.progress, SETTINGS.color = args.quiet, not args.no_progress, args.color

@@ -1,13 +1,13 @@
-"""Where the project is: the root lockgen works on, found from a directory. Light (os, pathlib) on purpose: every
-command asks it first, `lockgen check` before anything heavy is imported."""
+"""Where the project is: the root lockgen works on, found from a directory. Light (os) on purpose: every command
+asks it first, `lockgen check` before anything else is imported (lockgen.uvstart)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
-from lockgen.errors import InputError
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def locked_root(start: str) -> str | None:
@@ -27,11 +27,16 @@ def find_root(start: Path) -> Path:
     """The project root for `start`: the nearest directory at or above it holding a pyproject.toml and uv.lock
     (uv writes the lock at the workspace root); else the nearest pyproject.toml declaring a uv workspace or
     [tool.lockgen]; else the nearest one with a [project] table (a single project not locked yet)."""
+    from pathlib import Path
+
     start = start.resolve()
     locked = locked_root(str(start))
     if locked is not None:
         return Path(locked)
     import tomllib
+    from collections.abc import Mapping
+
+    from lockgen.errors import InputError
 
     found: dict[str, Path] = {}
     for d in (start, *start.parents):

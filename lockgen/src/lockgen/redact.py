@@ -11,9 +11,12 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Any, TextIO
 
 from lockgen.errors import OutputClosed, OutputError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:  # (every command imports this module first: nothing it does not need)
+    from typing import Any, TextIO
 
 _AUTHORITY_END = re.compile(r"[/\s\"'<>]")
 

@@ -11,19 +11,27 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:  # (`lockgen check` imports this module on its fast path: nothing it does not need)
+    from typing import Any, TextIO
 
 JSON_SCHEMA = 1
 
 
-@dataclass
 class Settings:
-    """What the global options asked for."""
+    """What the global options asked for (a plain class: dataclasses costs more to import than check's work)."""
 
-    quiet: bool = False  # -q: no progress, no notes; results and errors only
-    progress: bool = True  # --no-progress: no step lines or uv passthrough
-    color: str = "auto"  # --color auto|always|never; NO_COLOR turns auto off
+    def __init__(self, quiet: bool = False, progress: bool = True, color: str = "auto") -> None:
+        self.quiet = quiet  # -q: no progress, no notes; results and errors only
+        self.progress = progress  # --no-progress: no step lines or uv passthrough
+        self.color = color  # --color auto|always|never; NO_COLOR turns auto off
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return f"Settings(quiet={self.quiet!r}, progress={self.progress!r}, color={self.color!r})"
 
 
 SETTINGS = Settings()

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 CHECK_ARGS = ("lock", "--check", "--offline")  # lockgen.checkfast.CHECK_ARGS (not imported: this runs first)
 _VALUED = ("-C", "--directory", "--color")  # the global options that take a value

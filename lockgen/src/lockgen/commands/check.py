@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
 
 from lockgen.ui import print_json, style
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
+if TYPE_CHECKING:  # (a plain `lockgen check` never imports argparse: lockgen.cli.plain_check)
+    import argparse
+    from typing import Any
 
 HELP = "verify the lock against the fleet (offline, fast); exit 1 on violations"
 DESCRIPTION = """\
@@ -34,6 +37,8 @@ exit codes: 0 clean, 1 violations, 2 bad input
 
 def register(sub: Any) -> None:
     """Add the `check` command."""
+    import argparse
+
     p = sub.add_parser(
         "check", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
