@@ -225,9 +225,10 @@ def relock(
     resolution (both write nothing to the project)."""
     reporter = reporter or Reporter(quiet=True)
     # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
-    workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
+    ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
+    workspace_files(ws)
     with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
-        stage = stage_copy(root, Path(tmp))
+        stage = stage_copy(root, Path(tmp), ws)
         outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)
         if not (apply and finalize) or not outcome.changed_files:
             return outcome
@@ -712,11 +713,12 @@ def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
         tx.write(path, data)
 
 
-def stage_copy(ws_root: Path, dest: Path) -> Path:
-    """A working copy of the project in `dest` (lockgen.stage); returns the project root inside it."""
+def stage_copy(ws_root: Path, dest: Path, ws: Workspace | None = None) -> Path:
+    """A working copy of the project in `dest` (lockgen.stage); returns the project root inside it. With `ws` (the
+    workspace read from `ws_root`), a lean one when uv needs no more (lockgen.stage)."""
     from lockgen.stage import stage_copy as copy
 
-    return copy(ws_root, dest)
+    return copy(ws_root, dest, ws)
 
 
 def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
