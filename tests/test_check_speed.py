@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from lockgen.cli import build_parser, plain_check
-from lockgen.uvstart import command_of
+from lockgen.seams.uvstart import command_of
 
 STALE = "error: The lockfile at `uv.lock` needs to be updated, but `--check` was provided.\n"
 
@@ -192,8 +192,7 @@ def test_in_process_callers_never_read_the_cache(
 ) -> None:
     """main(argv) is what tests and library callers use: what they replace (a rule, uv) is what runs."""
     from lockgen.cli import main
-
-    from lockgen import checkfast
+    from lockgen.seams import checkfast
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert lockgen(workspace_copy, tmp_path / "cache", fake_uv(tmp_path), "check").returncode == 0
@@ -208,7 +207,7 @@ def test_in_process_callers_never_read_the_cache(
 
 
 def test_the_code_fingerprint_follows_every_file(tmp_path: Path) -> None:
-    from lockgen.cache import _tree_stats
+    from lockgen.seams.cache import _tree_stats
 
     (tmp_path / "data").mkdir()
     (tmp_path / "a.py").write_text("x = 1\n")

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lockgen.stage import stage_copy
-from lockgen.workspace import load_workspace
+from lockgen.model.workspace import load_workspace
+from lockgen.seams.stage import stage_copy
 
 ROOT = """\
 [project]

@@ -106,7 +106,7 @@ def _root(directory: Path | None) -> Path | None:
     from pathlib import Path
 
     from lockgen.errors import LockgenError
-    from lockgen.locate import find_root
+    from lockgen.seams.locate import find_root
 
     if directory is not None:
         if not directory.is_dir():
@@ -137,15 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     and other failed writes are one line naming the file, exit 2 - never a traceback.
 
     Without `argv` (the process's own command line: the `lockgen` script, `python -m lockgen`), `lockgen check`
-    starts uv's freshness check before anything else (lockgen.uvstart) and may answer from its cache of verdicts
-    (lockgen.cache); an in-process caller passing `argv` gets neither, so what it replaces (uv, a rule) is what runs."""
+    starts uv's freshness check before anything else (lockgen.seams.uvstart) and may answer from its cache of verdicts
+    (lockgen.seams.cache); an in-process caller passing `argv` gets neither, so what it replaces (uv, a rule) is
+    what runs."""
     process = argv is None
     if process:
-        from lockgen import uvstart
+        from lockgen.seams import uvstart
 
         uvstart.prestart(sys.argv[1:])
     from lockgen.errors import OutputClosed
-    from lockgen.redact import RedactingStream
+    from lockgen.seams.redact import RedactingStream
     from lockgen.ui import SETTINGS, Settings
 
     out, err = sys.stdout, sys.stderr
@@ -225,7 +226,7 @@ def plain_check(argv: Sequence[str]) -> argparse.Namespace | None:
 
 def _main(argv: Sequence[str] | None, process: bool = False) -> int:
     from lockgen.errors import LockgenError, OutputClosed
-    from lockgen.uvstart import command_of
+    from lockgen.seams.uvstart import command_of
 
     line = sys.argv[1:] if argv is None else list(argv)
     args: argparse.Namespace | None = None
@@ -247,10 +248,10 @@ def _main(argv: Sequence[str] | None, process: bool = False) -> int:
         args.root = _root(args.directory)
         args.cache = process  # commands that keep a cache of verdicts may use it (lockgen check)
         if args.root is not None:
-            from lockgen.locate import pending
+            from lockgen.seams.locate import pending
 
             if pending(args.root):
-                from lockgen.txn import recover
+                from lockgen.seams.txn import recover
 
                 said = recover(args.root)
                 if said:
@@ -282,7 +283,7 @@ def _main(argv: Sequence[str] | None, process: bool = False) -> int:
 def _quiet_exit(stream: object) -> int:
     """The reader of stdout went away: stop without a word (the way Python's documentation recommends,
     docs.python.org/3/library/signal.html#note-on-sigpipe: point stdout at /dev/null so the final flush is quiet)."""
-    from lockgen.redact import silence
+    from lockgen.seams.redact import silence
 
     silence(stream)
     return EXIT_PIPE

@@ -18,8 +18,8 @@ Checks, without changing anything:
                dependencies, -cu12 names, the build table) is pinned with ==; URL/git/path ones are exact already
   one-cuda     each environment resolves to one CUDA version per platform
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
-  build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
-  hidden-req   no locked pair matches a requirement the metadata hides (data/hidden.toml: vllm <= 0.11.0 needs
+  build-cuda   compiled packages (tables/data/builds.toml) are built for torch's CUDA major and the fleet's driver
+  hidden-req   no locked pair matches a requirement the metadata hides (tables/data/hidden.toml: vllm <= 0.11.0 needs
                transformers < 5, ...), each with its source
   index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
                and registry/URL artifacts carry a hash
@@ -123,7 +123,7 @@ def in_window(mc: Any, window: Any) -> bool:
 
 def facts(ws: Any, report: Any) -> dict[str, Any]:
     """Everything `check` prints that uv's freshness check does not decide, as JSON values: what the verdict cache
-    keeps (lockgen.checkfast.VerdictCache), and what `show` prints from."""
+    keeps (lockgen.seams.checkfast.VerdictCache), and what `show` prints from."""
     window = ws.window
     gpu = [e for e in report.environments if e.has_cuda]
     return {
@@ -157,8 +157,8 @@ def facts(ws: Any, report: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen check`: uv's freshness check is started first and runs while the rules do (or while
     the rules' verdict is read from the cache, when the process may use it)."""
-    from lockgen.checkfast import PendingFreshness
     from lockgen.cli import require_root
+    from lockgen.seams.checkfast import PendingFreshness
 
     root = require_root(args)
     pending = None if args.no_uv else PendingFreshness(root)
@@ -174,19 +174,42 @@ def run(args: argparse.Namespace) -> int:
 
 def _verdict(root: Any, use_cache: bool) -> dict[str, Any]:
     """The rules' verdict on the workspace at `root` (`facts`), from the cache when allowed and current."""
-    from lockgen.checkfast import VerdictCache
+    from lockgen.seams.checkfast import VerdictCache
 
     cache = VerdictCache(root) if use_cache else None
-    doc = cache.load() if cache is not None else None
+    doc = cache.load(lambda: _member_dirs(root)) if cache is not None else None
     if doc is None:
-        from lockgen.checking import run_check
-        from lockgen.workspace import load_workspace
+        from lockgen.model.workspace import load_workspace
+        from lockgen.rules.checking import run_check
 
         ws = load_workspace(root)
         doc = facts(ws, run_check(ws, use_uv=False))
         if cache is not None:
-            cache.store(ws, doc)
+            cache.store(doc, _read_files(ws), _member_dirs(root) if _has_globs(ws.pyproject) else None)
     return doc
+
+
+def _read_files(ws: Any) -> list[str]:
+    """The files the rules read besides the root's own (lockgen.seams.checkfast.ROOT_INPUTS): member pyprojects and
+    the notebooks [tool.lockgen] lists."""
+    files = [m.pyproject_file for m in ws.members.values() if m.path != "."]
+    raw = ws.lockgen_config.get("notebooks", [])
+    for n in raw if isinstance(raw, list) else []:
+        if isinstance(n, dict) and isinstance(n.get("path"), str):
+            files.append(n["path"])
+    return files
+
+
+def _member_dirs(root: Any) -> list[str]:
+    from lockgen.model.workspace import member_dirs
+
+    return [str(p) for p in member_dirs(root)]
+
+
+def _has_globs(pyproject: Any) -> bool:
+    ws = pyproject.get("tool", {}).get("uv", {}).get("workspace", {})
+    patterns = [*ws.get("members", []), *ws.get("exclude", [])] if isinstance(ws, dict) else []
+    return any(isinstance(p, str) and any(c in p for c in "*?[") for p in patterns)
 
 
 def show(
