@@ -402,9 +402,7 @@ class _Relock:
             if not fam:
                 continue
             found = True
-            # the runtime wheels follow torch's exact pins by themselves; asking uv to re-check each of them
-            # against the index only costs time
-            self.upgrade |= {n for n in fam if not n.startswith(("nvidia-", "cuda-"))}
+            self.upgrade |= upgrades_of(fam)
             direct = set(requirement_names(ws.members[m].data))
             self.relax[m] = {n: None for n in fam & direct}
             if request.to:
@@ -625,6 +623,12 @@ class _Relock:
         earlier = set(_previous_exclusions(self.ws))
         steered = [s for s in self.steered if s not in earlier or s[0] in moved]
         return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
+
+
+def upgrades_of(family: set[str]) -> set[str]:
+    """What `bump` frees in uv (`--upgrade-package`) for a family: all of it but the runtime wheels, which follow
+    torch's exact pins by themselves (asking uv to re-check each of them against the index only costs time)."""
+    return {n for n in family if not n.startswith(("nvidia-", "cuda-"))}
 
 
 def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
