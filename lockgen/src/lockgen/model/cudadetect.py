@@ -189,5 +189,9 @@ def member_cuda_from(member: str, installed: Mapping[str, LockedPackage]) -> Mem
 
 
 def member_cuda(lock: Lock, member: str) -> MemberCuda:
-    """The CUDA `member` resolves to in `lock`."""
-    return member_cuda_from(member, member_packages(lock, member))
+    """The CUDA `member` resolves to in `lock` (computed once per lock)."""
+    key = ("member_cuda", member)
+    if key not in lock.derived:
+        lock.derived[key] = member_cuda_from(member, member_packages(lock, member))
+    result: MemberCuda = lock.derived[key]
+    return result

@@ -118,6 +118,12 @@ class Lock:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
+    def derived(self) -> dict[tuple[Any, ...], Any]:
+        """Values computed from this lock alone (a member's projection, its CUDA), kept with it so that each is
+        computed once however many rules ask: the lock is frozen, so they never go stale. Keys name the function."""
+        return {}
+
+    @cached_property
     def _by_name(self) -> dict[str, tuple[LockedPackage, ...]]:
         index: dict[str, list[LockedPackage]] = {}
         for p in self.packages:

@@ -122,13 +122,17 @@ def closure(
 def member_packages(lock: Lock, member: str, machine: str | None = None) -> dict[str, LockedPackage]:
     """What `uv sync --package member` installs: on `machine`, or the union over Linux x86_64 and aarch64
     (x86_64's choice wins where the platforms pick different versions of one name)."""
-    start = lock.member_package(member)
-    machines = (machine,) if machine else PLATFORMS
-    result: dict[str, LockedPackage] = {}
-    for m in machines:
-        for name, pkg in closure(lock, start, environment(lock, m, member)).items():
-            result.setdefault(name, pkg)
-    return result
+    key = ("member_packages", member, machine)
+    known = lock.derived.get(key)
+    if known is None:  # computed once per lock (toolchain, export and CUDA detection all ask)
+        start = lock.member_package(member)
+        machines = (machine,) if machine else PLATFORMS
+        known = {}
+        for m in machines:
+            for name, pkg in closure(lock, start, environment(lock, m, member)).items():
+                known.setdefault(name, pkg)
+        lock.derived[key] = known
+    return dict(known)
 
 
 def member_pins(lock: Lock, member: str) -> set[tuple[str, str | None]]:

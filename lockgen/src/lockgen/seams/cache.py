@@ -55,8 +55,9 @@ def store(kind: str, key: str, doc: Any, keep: int = KEEP) -> None:
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, f"{key}.json")
         tmp = f"{path}.{os.getpid()}.tmp"
+        text = json.dumps(doc, separators=(",", ":"))  # dumps: the C encoder (dump to a file is pure Python)
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"))
+            f.write(text)
         os.replace(tmp, path)
         entries = [e for e in os.scandir(d) if e.name.endswith(".json")]
         entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
