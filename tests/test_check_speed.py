@@ -218,3 +218,19 @@ def test_the_code_fingerprint_follows_every_file(tmp_path: Path) -> None:
     assert _tree_stats(str(tmp_path)) == before  # bytecode is not code
     (tmp_path / "data" / "t.toml").write_text("k = 22\n")
     assert _tree_stats(str(tmp_path)) != before
+
+
+def test_no_early_start_while_a_transaction_waits_to_be_rolled_back(
+    workspace_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The roll-back rewrites the files uv would read: uv must start after it (then lockgen.seams.checkfast does)."""
+    from lockgen.seams import uvstart
+
+    monkeypatch.setenv("UV", str(fake_uv(tmp_path)))
+    uvstart.prestart(["-C", str(workspace_copy), "check"])
+    assert len(uvstart._started) == 1
+    uvstart.discard()
+    (workspace_copy / ".lockgen").mkdir()
+    (workspace_copy / ".lockgen" / "journal.json").write_text("{}")
+    uvstart.prestart(["-C", str(workspace_copy), "check"])
+    assert uvstart._started == []

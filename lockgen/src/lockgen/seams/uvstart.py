@@ -113,12 +113,12 @@ def prestart(argv: Sequence[str]) -> None:
         command, directory, rest = command_of(argv)
         if command != "check" or any(_skips_uv(a) for a in rest):
             return
-        from lockgen.seams.locate import locked_root
+        from lockgen.seams.locate import JOURNAL, JOURNAL_DIR, locked_root
 
         root = locked_root(directory or os.getcwd())
         uv = uv_binary()
-        if root is None or uv is None:
-            return
+        if root is None or uv is None or os.path.isfile(os.path.join(root, JOURNAL_DIR, JOURNAL)):
+            return  # (an interrupted transaction is rolled back first: uv must see the files after that)
         _started.append(_spawn((uv, *CHECK_ARGS), root))
     except Exception:  # an early start is an optimisation, never a failure
         return
