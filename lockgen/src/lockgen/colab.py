@@ -5,8 +5,8 @@ from a file (`--fleet colab|FILE`), the check of a member's lock against such a 
 The cell is plain Python (it runs in any Jupyter kernel and in tests): it refuses a kernel whose Python the lock
 does not admit, clears the environment variables through which Colab pins its own packages for uv and pip
 (googlecolab/colabtools#5237) and says so, installs the exact pins with `uv pip install --no-deps` (pip when there is
-no uv), says which preinstalled versions it replaced, uninstalls preinstalled packages built against another version
-of a pinned package (an exact `==` requirement, such as torchaudio's on torch) and names the other mismatches.
+no uv), says which preinstalled versions it replaced, uninstalls preinstalled packages built against another torch
+(an exact `==` requirement on torch, such as torchaudio's) and names the other mismatches, leaving them installed.
 """
 
 from __future__ import annotations
@@ -105,7 +105,12 @@ def check_member(ws: Any, member: str, spec: FleetSpec, machine: str = "x86_64")
 
     window = cuda_window(spec.fleet, ws.knowledge)
     problems: list[str] = []
-    notes = list(window.warnings)
+    notes = []
+    if window.warnings:
+        notes.append(
+            f"policy {spec.fleet.policy}: CUDA {window} on driver {spec.fleet.driver} relies on NVIDIA's minor-version "
+            "compatibility (what can break: `lockgen check` with that fleet explains)"
+        )
     env = next((e for e in ws.environments if e.project == member and e.label == member), None)
     views = [v for v in (env.platforms if env is not None else ()) if v.platform == machine]
     for view in views:
@@ -158,6 +163,10 @@ PINS = {pins}
 INDEXES = {indexes}
 REQUIRES_PYTHON = {requires_python!r}
 CLEAR = {clear}
+# a preinstalled package that pins one of these exactly was built against it (torchaudio, torchvision, xformers
+# pin torch): it cannot import against the lock's version and is uninstalled; other mismatches are only named
+# (google-colab pins pandas exactly, and removing it would break Colab itself)
+COUPLED = ["torch"]
 
 
 def _lockgen_install():
@@ -213,7 +222,7 @@ def _lockgen_install():
                 dep = norm(req.name)
                 if dep in pinned and not req.specifier.contains(pinned[dep], prereleases=True):
                     exact = any(s.operator in ("==", "===") for s in req.specifier)
-                    (remove if exact else mismatched).append((name, dist.version, text, dep))
+                    (remove if exact and dep in COUPLED else mismatched).append((name, dist.version, text, dep))
     if remove:
         names = sorted({{r[0] for r in remove}})
         for name, version, text, dep in remove:

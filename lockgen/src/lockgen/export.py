@@ -11,7 +11,10 @@ Why markers and not `[tool.uv] environments`: uv reads `environments` only from 
 script block it is an unknown field and uv refuses the whole block (uv 0.13.9: "unknown field `environments`"; the
 script schema is `ToolUv` in crates/uv-scripts/src/lib.rs, with `deny_unknown_fields`). A requirement whose marker
 is false everywhere else is never resolved there, so gating every requirement by the lock's environments gives the
-same effect: `uv lock --script` resolves the supported platforms only, and nothing of another platform sneaks in.
+effect on what is installed: nothing of another platform sneaks in. uv still resolves the other platforms, and a
+package's requirement there can conflict with a pin (vllm 0.33.0 requires protobuf 7.36.1 on s390x, serve locks
+7.36.2): so the pins are repeated as `[tool.uv] override-dependencies`, which replace every requirement on those
+packages, and `uv lock --script` resolves exactly the pinned versions.
 """
 
 from __future__ import annotations
@@ -386,7 +389,8 @@ def render_script_toml(
 ) -> str:
     """The TOML of the script block: `requires-python`, `dependencies` (the user's own requirements, the member's
     exact pins, the extras' pins), `[tool.uv]` with the lock's `exclude-newer`, the workspace's
-    `constraint-dependencies`/`override-dependencies` and, when pins come from another index,
+    `constraint-dependencies`, the pins again as `override-dependencies` (with the workspace's overrides of
+    packages not pinned) and, when pins come from another index,
     `[[tool.uv.index]]` + `[tool.uv.sources]`. Every requirement carries the lock's environment marker.
 
     Other keys of `existing` are kept, and so are its requirements that are the user's (`classify_requirements`).
@@ -439,10 +443,14 @@ def render_script_toml(
                     del sources[name]
                 if not sources:
                     del uv["sources"]
+    pinned = [p.requirement() for p in export.pins] + more
+    pinned_names = {_requirement_name(p) for p in pinned}
     settings: dict[str, Any] = {
         "exclude-newer": export.exclude_newer,
         "constraint-dependencies": list(export.constraints),
-        "override-dependencies": list(export.overrides),
+        # the pins again as overrides: uv resolves a script for every platform, and another platform's requirement
+        # (vllm 0.33.0 pins protobuf 7.36.1 on s390x) would otherwise make `uv lock --script` fail
+        "override-dependencies": [o for o in export.overrides if _requirement_name(o) not in pinned_names] + pinned,
     }
     if any(settings.values()) or export.indexes:
         if not isinstance(tool, Table):

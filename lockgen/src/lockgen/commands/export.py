@@ -252,6 +252,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "ipynb" and args.notebook is None:
         raise InputError("lockgen export", "--notebook", "--format ipynb needs --notebook NB.py (a marimo notebook)")
     reporter = Reporter()
+    current = None
+    # -o must be a regular file or new (no link, device, FIFO; its folder must exist): checked before reading
+    old = read_target(args.into) if args.into is not None else None
+    if args.into is not None and args.format == "pep723":
+        try:
+            current = old.decode("utf-8") if old is not None else ""  # CRLF kept as is
+        except UnicodeDecodeError as e:
+            raise InputError(str(args.into), None, f"cannot be read: {e}") from None
     spec = None
     fleet_name = args.fleet or ("colab" if args.format == "colab" else None)
     if fleet_name:
@@ -271,14 +279,6 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    current = None
-    # -o must be a regular file or new (no link, device, FIFO; its folder must exist): checked before reading
-    old = read_target(args.into) if args.into is not None else None
-    if args.into is not None and args.format == "pep723":
-        try:
-            current = old.decode("utf-8") if old is not None else ""  # CRLF kept as is
-        except UnicodeDecodeError as e:
-            raise InputError(str(args.into), None, f"cannot be read: {e}") from None
     extra_pins = None
     if current and not args.check:
         export = member_export_of(ws, member)
