@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 from lockgen.cli import main
-from lockgen.export import member_export, render_colab, render_script_toml
-from lockgen.lockfile import parse_lock
+from lockgen.model.lockfile import parse_lock
+from lockgen.ops.export import member_export, render_colab, render_script_toml
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "train_smoke.py"
-COLAB = ROOT / "lockgen" / "src" / "lockgen" / "data" / "colab.toml"
+COLAB = ROOT / "lockgen" / "src" / "lockgen" / "tables" / "data" / "colab.toml"
 PYPI = "https://pypi.org/simple"
 X86 = "sys_platform == 'linux' and platform_machine == 'x86_64'"
 ALL = "sys_platform == 'linux' and (platform_machine == 'aarch64' or platform_machine == 'x86_64')"
@@ -137,7 +137,7 @@ def _pypi() -> None:
 
 
 def _uv() -> str:
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     return find_uv()
 
@@ -180,7 +180,7 @@ def _script_locked(script: Path) -> set[tuple[str, str]]:
 
 
 def _header_pins(text: str) -> set[tuple[str, str]]:
-    from lockgen.export import script_pins
+    from lockgen.ops.export import script_pins
 
     out = set()
     for dep in script_pins(text) or ():
@@ -236,7 +236,7 @@ def test_export_colab_refuses_a_member_whose_cuda_colab_cannot_run(capsys: pytes
     out, err = capsys.readouterr()
     assert out == ""
     assert "colab: serve is locked to CUDA 13.0" in err and "550.54.15" in err
-    assert "lockgen/data/colab.toml" in err
+    assert "lockgen/tables/data/colab.toml" in err
 
 
 def test_export_colab_passes_train_and_names_the_runtime_to_pick(capsys: pytest.CaptureFixture[str]) -> None:

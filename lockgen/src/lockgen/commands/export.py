@@ -1,6 +1,6 @@
 """`lockgen export`: one member's locked environment as a PEP 723 header, a Colab install cell, an .ipynb (marimo's
-exporter plus the install cell), requirements.txt or pylock.toml. pep723 and colab come from lockgen.export and
-lockgen.colab (pure); the notebook's own requirements are pinned with `uv lock --script`, requirements and pylock
+exporter plus the install cell), requirements.txt or pylock.toml. pep723 and colab come from lockgen.ops.export and
+lockgen.ops.colab (pure); the notebook's own requirements are pinned with `uv lock --script`, requirements and pylock
 come from `uv export`."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ Formats:
                 [[tool.uv.index]]/[tool.uv.sources] for pins from another index. With -o, only the block of that
                 file is written or updated (inserted at the top when missing); every other byte stays as it was.
                 Your own requirements in the block (marimo, ipython) are kept, and what they add beyond the lock
-                is resolved once with uv (PyPI) and pinned exactly in [tool.lockgen.export] extra-pins; it is
+                is resolved once with uv (PyPI) and pinned exactly in [tool.lockgen.ops.export] extra-pins; it is
                 resolved again when they change or with --resolve-extras.
   colab         a Python cell for Colab: checks the kernel's Python, clears the variables through which Colab
                 pins its own packages for uv, installs the x86_64 pins with `uv pip install --no-deps` (pip when
@@ -34,7 +34,7 @@ Formats:
   pylock        `uv export --format pylock.toml` (PEP 751)
 Workspace projects (the member itself) are left out: they install from the checkout.
 --fleet colab|FILE: check the lock against that fleet first (FILE: a TOML [fleet] table with driver, gpus,
-policy; the preset's facts and sources are in lockgen/data/colab.toml).
+policy; the preset's facts and sources are in lockgen/tables/data/colab.toml).
 --check compares instead of writing: exit 1 when -o's file is not what export would write.
 exit codes: 0 ok (or up to date), 1 out of date (--check) or the lock cannot run on the fleet, 2 bad input
 """
@@ -71,8 +71,8 @@ def register(sub: Any) -> None:
 
 
 def member_export_of(ws: Any, member: str) -> Any:
-    """`lockgen.export.member_export` with the workspace's index names and `[tool.uv]` constraints/overrides."""
-    from lockgen.export import member_export
+    """`lockgen.ops.export.member_export` with the workspace's index names and `[tool.uv]` constraints/overrides."""
+    from lockgen.ops.export import member_export
 
     uv = ws.uv_config
     constraints = [str(c) for c in uv.get("constraint-dependencies", []) or []]
@@ -91,7 +91,7 @@ def render(
 ) -> str:
     """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
     file. Pure for pep723 and colab (`extra_pins`: a fresh resolution, else the block's recorded ones)."""
-    from lockgen.export import comment_block, render_colab, render_script_toml, update_script_block
+    from lockgen.ops.export import comment_block, render_colab, render_script_toml, update_script_block
 
     if fmt == "colab":
         return render_colab(ws.lock, member, fleet=fleet)
@@ -112,9 +112,9 @@ def resolve_extra_pins(ws: Any, export: Any, extras: Any, file: str) -> tuple[st
     import tomlkit
 
     from lockgen.errors import UvError
-    from lockgen.export import comment_block, gate_requirement, render_script_toml
-    from lockgen.lockfile import normalize
-    from lockgen.uvtool import run_uv
+    from lockgen.model.lockfile import normalize
+    from lockgen.ops.export import comment_block, gate_requirement, render_script_toml
+    from lockgen.seams.uvtool import run_uv
 
     seed = tomlkit.dumps({"dependencies": [gate_requirement(e, export.gate) for e in extras]}) if extras else None
     block = comment_block(render_script_toml(export, seed, file, extra_pins=()))
@@ -152,7 +152,7 @@ def _needs_resolving(current: str, export: Any, file: str) -> tuple[tuple[str, .
     the recorded ones, or one of them is pinned neither by the lock nor by the recorded extra-pins."""
     import tomllib
 
-    from lockgen.export import _requirement_name, classify_requirements, find_script_block, recorded_extra_pins
+    from lockgen.ops.export import _requirement_name, classify_requirements, find_script_block, recorded_extra_pins
 
     block = find_script_block(current, file)
     if block is None:
@@ -173,10 +173,10 @@ def render_ipynb(ws: Any, member: str, notebook: Path, spec: Any) -> str:
     import json
     import tempfile
 
-    from lockgen.colab import DEFAULT_CLEAR, install_cell
     from lockgen.errors import InputError, UvError
-    from lockgen.export import script_pins
-    from lockgen.uvtool import run_uv
+    from lockgen.ops.colab import DEFAULT_CLEAR, install_cell
+    from lockgen.ops.export import script_pins
+    from lockgen.seams.uvtool import run_uv
 
     shown = str(notebook)
     try:
@@ -224,7 +224,7 @@ def index_names(pyproject: Any) -> dict[str, str]:
 def uv_export(root: Path, member: str, uv_format: str) -> str:
     """`uv export --frozen --package MEMBER --format F --no-emit-workspace` (the lock as is, never re-resolved)."""
     from lockgen.errors import UvError
-    from lockgen.uvtool import run_uv
+    from lockgen.seams.uvtool import run_uv
 
     res = run_uv(["export", "--frozen", "--package", member, "--format", uv_format, "--no-emit-workspace"], cwd=root)
     if res.returncode != 0:
@@ -237,10 +237,10 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen export`."""
     from lockgen.cli import require_root
     from lockgen.errors import InputError
-    from lockgen.lockfile import normalize
-    from lockgen.safefile import read_target, write_target
+    from lockgen.model.lockfile import normalize
+    from lockgen.model.workspace import load_workspace
+    from lockgen.seams.safefile import read_target, write_target
     from lockgen.ui import Reporter
-    from lockgen.workspace import load_workspace
 
     ws = load_workspace(require_root(args))
     member = normalize(args.member)
@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     spec = None
     fleet_name = args.fleet or ("colab" if args.format == "colab" else None)
     if fleet_name:
-        from lockgen.colab import check_member, load_fleet
+        from lockgen.ops.colab import check_member, load_fleet
 
         spec = load_fleet(fleet_name, ws.knowledge)
         problems, notes = check_member(ws, member, spec)
@@ -291,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render(ws, member, args.format, current, str(args.into), extra_pins, spec)
     if current:
-        from lockgen.export import classify_requirements, find_script_block
+        from lockgen.ops.export import classify_requirements, find_script_block
 
         block = find_script_block(current, str(args.into))
         if block is not None:
@@ -301,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
                 shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
                 reporter.step(
                     f"{args.into}: removing {shown}: no longer in the lock (a requirement of your own stays when "
-                    "listed in the block's [tool.lockgen.export] extra)"
+                    "listed in the block's [tool.lockgen.ops.export] extra)"
                 )
     if args.into is None:
         sys.stdout.write(text)
