@@ -20,7 +20,7 @@ packages, and `uv lock --script` resolves exactly the pinned versions.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -436,7 +436,7 @@ def render_script_toml(
             else:
                 del uv["index"]
             sources = uv.get("sources")
-            if isinstance(sources, Mapping):
+            if isinstance(sources, MutableMapping):
                 for name in [
                     k for k, v in sources.items() if isinstance(v, Mapping) and str(v.get("index")) in dropped
                 ]:
@@ -463,7 +463,7 @@ def render_script_toml(
                 uv[key] = tomlkit.item(value).multiline(len(value) > 1) if isinstance(value, list) else value
             elif key in uv:
                 del uv[key]
-    if export.indexes:
+    if export.indexes and isinstance(uv, Table):  # always a table here: created above when there are indexes
         aot = uv.get("index") or tomlkit.aot()
         for ix in export.indexes:
             entry = tomlkit.table()
