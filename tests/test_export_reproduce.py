@@ -262,6 +262,16 @@ def test_fleet_file_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"{bad}: tool.lockgen.gpus[0]: unknown GPU 'T5000'" in capsys.readouterr().err
     assert main([*argv, str(tmp_path / "missing.toml")]) == 2
     assert "no such fleet file" in capsys.readouterr().err
+    py313 = tmp_path / "py313.toml"
+    py313.write_text(
+        '[fleet]\ndriver = "580.65.06"\ngpus = ["T4"]\n[[runtime]]\nname = "latest"\npython = "3.13.15"\n',
+        encoding="utf-8",
+    )
+    train = ["-C", str(ROOT), "export", "--member", "train", "--format", "colab", "--fleet", str(py313)]
+    assert main(train) == 1  # train needs Python 3.12: no runtime of that fleet has it
+    assert (
+        "requires-python ==3.12.* admits none of py313's runtimes (latest: Python 3.13.15)" in capsys.readouterr().err
+    )
 
 
 # --- the install cell, run against a fake Colab -------------------------------------------------------------------
@@ -404,3 +414,43 @@ def test_ipynb_export_validates_and_its_first_cell_installs_the_lock(
     header = tomllib.loads("".join(line[2:] + "\n" for line in block.group(1).splitlines()))
     own = {Requirement(p).name.lower() for p in header["tool"]["lockgen"]["export"]["extra-pins"]}
     assert {n for n, _ in exact} - locked_names == own  # the rest: marimo, ipython and what they need
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_colab_cell_with_the_real_uv_installs_despite_colabs_constraint_variables(tmp_path: Path) -> None:
+    """Colab's bug (googlecolab/colabtools#5237): UV_CONSTRAINT names a file that is not there, so a plain
+    `uv pip install` fails; the cell clears it and installs."""
+    _pypi()
+    uv = _uv()
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", str(venv)], check=True, capture_output=True, env=_uv_env())
+    python = venv / "bin" / "python"
+    lock = parse_lock(
+        {
+            "version": 1,
+            "revision": 3,
+            "requires-python": ">=3.11",
+            "package": [
+                {"name": "app", "version": "0.1.0", "source": {"editable": "app"}, "dependencies": [{"name": "six"}]},
+                {"name": "six", "version": "1.17.0", "source": {"registry": PYPI}},
+            ],
+        }
+    )
+    colab = {
+        **_uv_env(),
+        "PATH": f"{Path(uv).parent}:/usr/bin:/bin",
+        "UV_CONSTRAINT": "/backend-container/containers/requirements.constraints",
+        "UV_BUILD_CONSTRAINT": "/backend-container/containers/build.constraints",
+    }
+    plain = subprocess.run(
+        [uv, "pip", "install", "--python", str(python), "six==1.17.0"], capture_output=True, text=True, env=colab
+    )
+    assert plain.returncode != 0 and "requirements.constraints" in plain.stderr
+    cell = tmp_path / "cell.py"
+    cell.write_text(render_colab(lock, "app"), encoding="utf-8")
+    proc = subprocess.run([str(python), str(cell)], capture_output=True, text=True, env=colab, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "overriding UV_CONSTRAINT=" in proc.stdout and "uv pip install --no-deps: 1 exact pins" in proc.stdout
+    version = subprocess.run([str(python), "-c", "import six; print(six.__version__)"], capture_output=True, text=True)
+    assert version.stdout.strip() == "1.17.0"
