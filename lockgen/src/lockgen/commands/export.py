@@ -21,7 +21,7 @@ Formats:
                 [[tool.uv.index]]/[tool.uv.sources] for pins from another index. With -o, only the block of that
                 file is written or updated (inserted at the top when missing); every other byte stays as it was.
                 Your own requirements in the block (marimo, ipython) are kept, and what they add beyond the lock
-                is resolved once with uv (PyPI) and pinned exactly in [tool.lockgen.ops.export] extra-pins; it is
+                is resolved once with uv (PyPI) and pinned exactly in [tool.lockgen.export] extra-pins; it is
                 resolved again when they change or with --resolve-extras.
   colab         a Python cell for Colab: checks the kernel's Python, clears the variables through which Colab
                 pins its own packages for uv, installs the x86_64 pins with `uv pip install --no-deps` (pip when
@@ -301,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
                 shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
                 reporter.step(
                     f"{args.into}: removing {shown}: no longer in the lock (a requirement of your own stays when "
-                    "listed in the block's [tool.lockgen.ops.export] extra)"
+                    "listed in the block's [tool.lockgen.export] extra)"
                 )
     if args.into is None:
         sys.stdout.write(text)

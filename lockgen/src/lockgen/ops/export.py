@@ -277,9 +277,9 @@ def check_block(data: Mapping[str, Any], file: str = "notebook") -> None:
     if index is not None and (not isinstance(index, list) or not all(isinstance(ix, Mapping) for ix in index)):
         raise InputError(file, f"{where} tool.uv.index", "expected an array of tables ([[tool.uv.index]])")
     table(uv.get("sources"), "tool.uv.sources")
-    export = table(table(tool.get("lockgen"), "tool.lockgen").get("export"), "tool.lockgen.ops.export")
-    strings(export.get("extra"), "tool.lockgen.ops.export.extra")
-    strings(export.get("extra-pins"), "tool.lockgen.ops.export.extra-pins")
+    export = table(table(tool.get("lockgen"), "tool.lockgen").get("export"), "tool.lockgen.export")
+    strings(export.get("extra"), "tool.lockgen.export.extra")
+    strings(export.get("extra-pins"), "tool.lockgen.export.extra-pins")
 
 
 def _parse_block(toml: str, file: str) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def _export_table(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def recorded_extra_pins(existing: str | None, file: str = "notebook") -> tuple[str, ...]:
-    """`[tool.lockgen.ops.export] extra-pins` of a block: the exact pins, resolved once by uv, of what the user's own
+    """`[tool.lockgen.export] extra-pins` of a block: the exact pins, resolved once by uv, of what the user's own
     requirements (marimo, ipython) add beyond the member's lock."""
     if not existing:
         return ()
@@ -352,7 +352,7 @@ def classify_requirements(
     """(kept, dropped): the requirements of an existing block that are the user's (kept, ahead of the pins), and
     those that go because they are neither the user's nor covered by the lock now.
 
-    The user's are: those recorded in `[tool.lockgen.ops.export] extra`, and any requirement that is not an exact `==`
+    The user's are: those recorded in `[tool.lockgen.export] extra`, and any requirement that is not an exact `==`
     pin (an exact pin lockgen did not record is taken for one of its own earlier pins). In a block lockgen has not
     written before, every requirement the lock does not cover is the user's (marimo, say). A requirement on a
     package the member locks always gives way to the exact pin, and the member itself is never listed. The pins
@@ -492,7 +492,7 @@ def _tidy(toml: str) -> str:
 
 
 def _record_export(doc: tomlkit.TOMLDocument, member: str, extras: Sequence[str], extra_pins: Sequence[str]) -> None:
-    """`[tool.lockgen.ops.export]`: the member, the user's own requirements (so the next export tells them apart) and
+    """`[tool.lockgen.export]`: the member, the user's own requirements (so the next export tells them apart) and
     the pins uv resolved for them (`extra-pins`, when there are any)."""
     tool = doc.get("tool")
     if not isinstance(tool, Table):
