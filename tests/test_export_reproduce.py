@@ -454,3 +454,13 @@ def test_colab_cell_with_the_real_uv_installs_despite_colabs_constraint_variable
     assert "overriding UV_CONSTRAINT=" in proc.stdout and "uv pip install --no-deps: 1 exact pins" in proc.stdout
     version = subprocess.run([str(python), "-c", "import six; print(six.__version__)"], capture_output=True, text=True)
     assert version.stdout.strip() == "1.17.0"
+
+
+def test_a_malformed_extra_pins_is_exit_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = tmp_path / "nb.py"
+    nb.write_text('# /// script\n# [tool.lockgen.export]\n# extra-pins = "marimo"\n# ///\n' + NB_BODY, encoding="utf-8")
+    before = nb.read_bytes()
+    assert main(["-C", str(ROOT), "export", "--member", "train", "--format", "pep723", "-o", str(nb)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lockgen: error: {nb}: # /// script tool.lockgen.export.extra-pins: expected an array of strings"
+    assert nb.read_bytes() == before
