@@ -341,8 +341,10 @@ def _():
 
         The `# /// script` header above is written by lockgen from `uv.lock` - the exact pins of the `train`
         member - so `uv run notebooks/train_smoke.py` or `marimo edit --sandbox notebooks/train_smoke.py` gets the
-        same environment as `uv sync --frozen --package train`. Regenerate it with
-        `lockgen export --member train --format pep723 --into notebooks/train_smoke.py`.
+        same environment as `uv sync --frozen --package train` (plus marimo and ipython, pinned too). Regenerate it
+        with `lockgen export --member train --format pep723 -o notebooks/train_smoke.py`. For Colab or Jupyter:
+        `lockgen export --member train --format ipynb --notebook notebooks/train_smoke.py -o train_smoke.ipynb`
+        (marimo's own exporter, with a first cell that installs these pins).
         """
     )
     return (mo,)
