@@ -321,6 +321,9 @@
 # ]
 # ///
 
+# The header above is generated (lockgen export); its environment markers make long lines.
+# ruff: noqa: E501
+
 import marimo
 
 __generated_with = "0.25.2"
