@@ -38,6 +38,11 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument(
+        "--before",
+        metavar="PYTHON",
+        help="also time `PYTHON -m lockgen check` on this repository (another checkout's environment: before/after)",
+    )
     args = ap.parse_args()
     from lockgen.seams.uvtool import find_uv
 
@@ -51,6 +56,8 @@ def main() -> None:
         "lockgen check --no-uv (no verdict cache)": ([*lockgen, "--no-uv"], NO_CACHE),
         "python -c pass (interpreter start)": ([sys.executable, "-c", "pass"], ENV),
     }
+    if args.before:
+        cmds["lockgen check (--before)"] = ([args.before, "-m", "lockgen", "-C", str(ROOT), "check"], ENV)
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for argv, env in cmds.values():  # warm-up: bytecode, uv's cache, lockgen's verdict cache
         timed(argv, env)
