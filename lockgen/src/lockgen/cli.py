@@ -126,7 +126,8 @@ def require_root(args: argparse.Namespace) -> Path:
         raise LockgenError(
             "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
         )
-    return args.root
+    root: Path = args.root
+    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:

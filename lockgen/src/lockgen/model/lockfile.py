@@ -225,7 +225,8 @@ def _marker(raw: Any, path: str) -> str | None:
     problem = _marker_problem(text)
     if problem:
         raise InputError("uv.lock", path, f"not a PEP 508 marker: {problem}"[:300])
-    return text
+    marker: str = text
+    return marker
 
 
 @cache
@@ -256,7 +257,8 @@ def _direct(row: Mapping[str, Any], where: str = "requires-dist") -> str | None:
         return f"git+{_str(row['git'], f'{where}.git', optional=False)}"
     for key in ("url", "path", "editable", "directory"):
         if key in row:
-            return _str(row[key], f"{where}.{key}", optional=False)
+            value: str = _str(row[key], f"{where}.{key}", optional=False)
+            return value
     return None
 
 

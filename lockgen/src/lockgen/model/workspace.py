@@ -95,7 +95,8 @@ class Workspace:
     @property
     def lockgen_config(self) -> Mapping[str, Any]:
         """The root's `[tool.lockgen]` table."""
-        return self.pyproject.get("tool", {}).get("lockgen", {})
+        table: Mapping[str, Any] = self.pyproject.get("tool", {}).get("lockgen", {})
+        return table
 
 
 def read_text(path: Path, display: str) -> str:
@@ -136,7 +137,7 @@ def _member_dirs(root: Path, data: Mapping[str, Any]) -> list[Path]:
     if not isinstance(patterns, list):
         raise InputError("pyproject.toml", "tool.uv.workspace.members", "expected a list of paths or globs")
     excluded = {p.resolve() for pat in ws.get("exclude", []) for p in root.glob(pat)}
-    out = []
+    out: list[Path] = []
     for pat in patterns:
         matches = (
             sorted(p for p in root.glob(pat) if (p / "pyproject.toml").is_file())

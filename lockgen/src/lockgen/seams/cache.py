@@ -13,15 +13,16 @@ import json
 import os
 import sys
 
-try:  # CPython's own SHA-256: hashlib's OpenSSL binding costs more to import than a check's whole digest work
-    from _sha2 import sha256
-except ImportError:  # pragma: no cover - other Pythons
-    from hashlib import sha256
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from hashlib import sha256
     from typing import Any
+else:
+    try:  # CPython's own SHA-256: hashlib's OpenSSL binding costs more to import than a check's digest work
+        from _sha2 import sha256
+    except ImportError:  # other Pythons
+        from hashlib import sha256
 
 KEEP = 8  # documents kept per kind (the newest by modification time)
 
