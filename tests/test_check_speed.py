@@ -234,3 +234,34 @@ def test_no_early_start_while_a_transaction_waits_to_be_rolled_back(
     (workspace_copy / ".lockgen" / "journal.json").write_text("{}")
     uvstart.prestart(["-C", str(workspace_copy), "check"])
     assert uvstart._started == []
+
+
+_OPENED: list[str] | None = None
+
+
+def _record_opens(event: str, args: tuple[object, ...]) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.path.abspath(os.fsdecode(args[0])))
+
+
+def test_the_verdict_cache_covers_every_file_the_rules_read(workspace_copy: Path) -> None:
+    """Every project file the rules open is in the cache's key (ROOT_INPUTS) or checked with the entry (member
+    pyprojects, notebooks): a rule that starts reading another file fails here, not with a stale verdict."""
+    global _OPENED
+    from lockgen.commands.check import _read_files
+    from lockgen.model.workspace import load_workspace
+    from lockgen.rules.checking import run_check
+    from lockgen.seams.checkfast import ROOT_INPUTS
+
+    sys.addaudithook(_record_opens)  # (hooks stay for the process; this one records only while _OPENED is a list)
+    _OPENED = []
+    try:
+        ws = load_workspace(workspace_copy)
+        run_check(ws, use_uv=False)
+        opened = list(_OPENED)
+    finally:
+        _OPENED = None
+    root = str(workspace_copy) + os.sep
+    read = {p[len(root) :] for p in opened if p.startswith(root)}
+    assert {"uv.lock", "pyproject.toml", "workspaces/train/pyproject.toml", "notebooks/train_smoke.py"} <= read
+    assert read <= {*ROOT_INPUTS, *_read_files(ws)}, read - {*ROOT_INPUTS, *_read_files(ws)}
