@@ -28,7 +28,8 @@ KEEP = 8  # documents kept per kind (the newest by modification time)
 
 
 def cache_dir(kind: str) -> str | None:
-    """The folder of one kind of cached document (`locks`, `check`), or None when caching is off."""
+    """The folder of one kind of cached document (`parsed`: TOML files; `check`: verdicts), or None when caching is
+    off. (`locks` is lockgen.seams.txn's workspace-lock folder when $XDG_RUNTIME_DIR is unset: not a kind.)"""
     if os.environ.get("LOCKGEN_NO_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -73,13 +74,13 @@ def toml_document(raw: bytes, display: str) -> dict[str, Any]:
     tomllib takes most of the time of reading a 300 KB uv.lock; its JSON form loads several times faster. Raises
     tomllib.TOMLDecodeError or UnicodeDecodeError like tomllib does."""
     key = sha256(raw).hexdigest()
-    data = load("locks", key)
+    data = load("parsed", key)
     if isinstance(data, dict):
         return data
     import tomllib
 
     data = tomllib.loads(raw.decode("utf-8"))
-    store("locks", key, data)
+    store("parsed", key, data)
     return data
 
 
