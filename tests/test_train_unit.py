@@ -588,6 +588,26 @@ def test_wait_ready_sees_a_live_server() -> None:
         assert serve_client.wait_ready(stub.url, alive=lambda: True, timeout=5, interval=0.05)
 
 
+def test_stub_server_refuses_connections_until_it_serves() -> None:
+    # newcomer trial: serve-smoke printed a BrokenPipeError traceback - the stub listened from its constructor, so the
+    # health check's "not ready yet" probe waited in the backlog and was answered later over a closed socket
+    import socket
+    import time
+
+    stub = StubServer()
+    port = int(stub.url.split(":")[-1].split("/")[0])
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        start = time.monotonic()
+        assert serve_client.health_ok(stub.url, timeout=5) is False
+        assert time.monotonic() - start < 2  # refused at once, not a timeout
+        with stub:
+            assert serve_client.health_ok(stub.url, timeout=5) is True
+    finally:
+        stub.server.server_close()
+
+
 def test_serve_client_urllib_sends_one_chat_request(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
