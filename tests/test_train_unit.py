@@ -559,6 +559,22 @@ def test_serve_help_shows_defaults() -> None:
         assert piece in text
 
 
+@pytest.mark.parametrize("which", ["train-lora", "serve", "serve-client"])
+def test_help_shows_no_empty_defaults(which: str) -> None:
+    # newcomer trial: `serve --help` said "(default: the base model of the --lora adapters) (default: None)", and
+    # train-lora's required --model "(default: None)"
+    from serve.client import build_parser as client_parser
+    from serve.config import build_parser as serve_parser
+    from train.config import build_parser as train_parser
+
+    parser = {"train-lora": train_parser, "serve": serve_parser, "serve-client": client_parser}[which]()
+    text = " ".join(parser.format_help().split())
+    for empty in ("(default: None)", "(default: False)", "(default: [])"):
+        assert empty not in text
+    assert text.count("(default:") >= 3  # the real defaults are still shown
+    assert "(default: the base model of the --lora adapters)" in text or which != "serve"
+
+
 @pytest.mark.parametrize(
     ("host", "url"),
     [
