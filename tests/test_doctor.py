@@ -183,6 +183,14 @@ def test_no_gpu_says_so_and_checks_the_rest(ws, knowledge):
     assert diagnose(report(), ws, knowledge, require_gpu=True).exit_code == 1
 
 
+def test_no_member_installed_points_at_the_members_own_environments(ws, knowledge):
+    # newcomer trial: after the README's `lockgen run train/serve`, `lockgen doctor` (root .venv) advised
+    # `uv sync --frozen --package serve` - installing a member into the root environment, which the README forbids
+    drift = by_name(diagnose(report(), ws, knowledge), "drift")[0]
+    assert drift.status == "warn" and "uv sync" not in drift.fix
+    assert "`lockgen doctor --env .venv-serve`" in drift.fix and "`lockgen sync serve`" in drift.fix
+
+
 def test_driver_535_fails_and_names_the_driver_the_lock_needs(ws, knowledge, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_SMI_GPUS", "NVIDIA H100 80GB HBM3, 9.0, 535.104.05")
     result = diagnose(probe(tmp_path), ws, knowledge)
