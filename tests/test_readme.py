@@ -71,6 +71,43 @@ def test_every_repository_path_the_docs_name_exists() -> None:
     assert not missing
 
 
+def member_commands() -> list[tuple[str, list[str]]]:
+    """(program, arguments) of every `lockgen run MEMBER -- PROGRAM ...` line in the README's sh blocks."""
+    import shlex
+
+    out = []
+    for block in re.findall(r"```sh\n(.*?)\n```", README, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "lockgen" in words and words[words.index("lockgen") + 1 :][:1] == ["run"] and "--" in words:
+                rest = words[words.index("--") + 1 :]
+                out.append((rest[0], rest[1:]))
+    return out
+
+
+def test_every_member_flag_the_readme_names_exists() -> None:
+    # newcomer trial: the quickstart's train-lora, serve and serve-client lines (not run: a Hub download, a GPU) must
+    # at least name flags their programs accept
+    import sys
+
+    for src in (REPO / "workspaces/train/src", REPO / "workspaces/serve/src"):
+        if str(src) not in sys.path:
+            sys.path.insert(0, str(src))
+    from serve.client import build_parser as client_parser
+    from serve.config import build_parser as serve_parser
+    from train.config import build_parser as train_parser
+    from train.smoke import build_parser as train_smoke_parser
+
+    parsers = {"train-lora": train_parser, "serve": serve_parser, "serve-client": client_parser}
+    parsers["train-smoke"] = train_smoke_parser
+    seen = set()
+    for program, args in member_commands():
+        if program in parsers:
+            parsers[program]().parse_args(args)  # exits 2 on a flag that does not exist
+            seen.add(program)
+    assert {"train-lora", "serve", "serve-client", "train-smoke"} <= seen
+
+
 @pytest.mark.uv
 @pytest.mark.slow
 @pytest.mark.parametrize("block", runnable_blocks())
