@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import edit
 from lockgen.cli import main
 
 
@@ -17,12 +18,6 @@ def run(capsys: pytest.CaptureFixture[str], ws: Path, *argv: str) -> tuple[int, 
     code = main(["-C", str(ws), *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def edit(path: Path, old: str, new: str, count: int = 1) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
 def one_error_line(err: str) -> str:

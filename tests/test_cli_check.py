@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import edit
 from lockgen.cli import main
 
 # torch's PyPI build -> its CUDA, from each wheel's METADATA (shared/reference/compat.md section 3a)
@@ -35,12 +36,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def test_committed_lock_is_clean(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

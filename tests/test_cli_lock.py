@@ -3,7 +3,6 @@ index (offline) - and the issue's done-when cases against real PyPI (marked `net
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_workspace
+from helpers import digest
 from lockgen.cli import main
 from lockgen.uvtool import find_uv
 from pkgworld import make_world, uv_env, write_index, write_workspace
@@ -24,14 +24,6 @@ WORLD = make_world(
     packages={"servelib": {"0.19.0": ["torch==2.10.0"], "0.33.0": ["torch==2.14.0"]}},
     members={"serve": ["servelib==0.33.0", "torch==2.14.0"]},
 )
-
-
-def digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture
@@ -46,9 +38,6 @@ def local_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.setenv(k, v)
     subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
     return ws
-
-
-pytestmark_uv = pytest.mark.uv
 
 
 @pytest.mark.uv
