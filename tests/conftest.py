@@ -1,36 +1,19 @@
-"""Shared fixtures: the repository root, a disposable copy of the frozen workspace, and uv's location."""
+"""Shared fixtures: a disposable copy of the frozen workspace, and uv's location."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import require_uv
+from helpers import copy_workspace, require_uv
 from hypothesis import settings
 
 # No per-example deadline: on a 2-core machine shared with uv runs, timing says nothing about correctness.
 settings.register_profile("lockgen", deadline=None)
 settings.load_profile("lockgen")
 
-REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-# A frozen copy of this repository's workspace (see its README.md): tests run on it, never on the live lock.
-WORKSPACE = Path(__file__).resolve().parent / "fixtures" / "workspace"
-
-
-@pytest.fixture
-def repo_root() -> Path:
-    """The repository under test (for tests about the repository's own files: README, flake, workflows)."""
-    return REPO
-
-
-def copy_workspace(dest: Path) -> Path:
-    """Copy the frozen workspace (pyprojects, lock, toolchain, notebook) into `dest`."""
-    shutil.copytree(WORKSPACE, dest, ignore=shutil.ignore_patterns("README.md"))
-    return dest
 
 
 @pytest.fixture

@@ -12,6 +12,15 @@ from lockgen.errors import UvError
 from lockgen.host import HostReport, LibCuda
 from lockgen.uvtool import find_uv
 
+# A frozen copy of this repository's workspace (see its README.md): tests run on it, never on the live lock.
+WORKSPACE = Path(__file__).resolve().parent / "fixtures" / "workspace"
+
+
+def copy_workspace(dest: Path) -> Path:
+    """Copy the frozen workspace (pyprojects, lock, toolchain, notebook) into `dest`."""
+    shutil.copytree(WORKSPACE, dest, ignore=shutil.ignore_patterns("README.md"))
+    return dest
+
 
 def digest(root: Path) -> dict[str, str]:
     """sha256 of every file under `root`, keyed by its POSIX path relative to `root`: what "byte-identical" means."""

@@ -13,8 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import copy_workspace
-from helpers import digest
+from helpers import copy_workspace, digest
 from lockgen.cli import main
 from lockgen.uvtool import find_uv
 from pkgworld import make_world, uv_env, write_index, write_workspace

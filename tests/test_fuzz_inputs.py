@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import tomlkit
-from conftest import copy_workspace
+from helpers import copy_workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lockgen.cli import main

@@ -1,4 +1,4 @@
-"""uv.lock reader: the real lock, and malformed input reported with the key path."""
+"""uv.lock reader: a real lock (tests/fixtures/workspace), and malformed input reported with the key path."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import WORKSPACE
 from hypothesis import HealthCheck, assume, given, settings
 from lockgen.errors import InputError
 from lockgen.lockfile import normalize, parse_lock, read_lock
 from lockgen.projection import conflict_extra, member_pins
 from pkgworld import uv_env, worlds, write_index, write_workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = WORKSPACE  # the frozen copy of this repository's workspace, not the live lock
 
 
 def real_lock():
