@@ -1,4 +1,4 @@
-"""lockgen's own ELF reader (lockgen.elfscan.read_elf) against pyelftools, on the same files, side by side.
+"""lockgen's own ELF reader (lockgen.seams.elfscan.read_elf) against pyelftools, on the same files, side by side.
 
 Run from the repository root: `uv run --with pyelftools python benchmarks/elf_reader.py [--max N] [--runs N]`.
 
@@ -31,9 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lockgen.elfscan import ElfError, read_elf
-
-from lockgen import elfscan
+from lockgen.seams import elfscan
+from lockgen.seams.elfscan import ElfError, read_elf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +79,7 @@ def theirs(buf: bytes | mmap.mmap) -> Info:
 
 def uv_cache_dir() -> Path | None:
     try:
-        from lockgen.uvtool import find_uv
+        from lockgen.seams.uvtool import find_uv
 
         out = subprocess.run([find_uv(), "cache", "dir"], capture_output=True, text=True, check=True).stdout
     except Exception:  # no uv: the system libraries and the synthesized files still run

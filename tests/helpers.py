@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from lockgen.errors import UvError
-from lockgen.host import HostReport, LibCuda
-from lockgen.uvtool import find_uv
+from lockgen.seams.host import HostReport, LibCuda
+from lockgen.seams.uvtool import find_uv
 
 # A frozen copy of this repository's workspace (see its README.md): tests run on it, never on the live lock.
 WORKSPACE = Path(__file__).resolve().parent / "fixtures" / "workspace"

@@ -7,7 +7,7 @@ import tomllib
 from helpers import WORKSPACE
 from hypothesis import given
 from hypothesis import strategies as st
-from lockgen.edit import set_cuda_index, set_exclude_newer, set_managed_constraints, set_requirements
+from lockgen.plan.edit import set_cuda_index, set_exclude_newer, set_managed_constraints, set_requirements
 
 REPO = WORKSPACE  # the frozen copy of this repository's workspace: real pyprojects, never the live ones
 

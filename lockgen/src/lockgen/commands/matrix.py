@@ -19,8 +19,8 @@ Answers "what would we get on the old inference fleet?" before anyone changes th
 
 def headline(ws: Any, member: str) -> list[str]:
     """What a row shows for a member: torch, then the member's own CUDA-linked dependencies (vllm; unsloth ...)."""
-    from lockgen.cudadetect import is_cuda_linked
-    from lockgen.edit import requirement_names
+    from lockgen.model.cudadetect import is_cuda_linked
+    from lockgen.plan.edit import requirement_names
 
     installed = ws.installed(member)
     direct = sorted(
@@ -58,16 +58,16 @@ def run(args: argparse.Namespace) -> int:
 
     from lockgen.cli import require_root
     from lockgen.errors import LockgenError
-    from lockgen.hooks import pre_exclude, steer
-    from lockgen.resolve import Request, relock_here, stage_copy
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.resolve import Request, relock_here, stage_copy
+    from lockgen.plan.hooks import pre_exclude, steer
     from lockgen.ui import Reporter
-    from lockgen.workspace import load_workspace
 
     root = require_root(args)
     ws = load_workspace(root)
     drivers = args.drivers or default_drivers(ws.knowledge)
     from lockgen.errors import InputError
-    from lockgen.fleet import check_driver
+    from lockgen.model.fleet import check_driver
 
     for d in drivers:
         try:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise LockgenError(f"--drivers {d}: {e.message}") from None
     if args.gpus:  # a typo is bad input (exit 2), not one "no solution" row per driver
         from lockgen.errors import InputError
-        from lockgen.fleet import fleet_from_config
+        from lockgen.model.fleet import fleet_from_config
 
         try:
             fleet_from_config({"driver": drivers[0] if drivers else "580", "gpus": list(args.gpus)}, ws.knowledge)
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             raise LockgenError(f"--gpus: {e.message}") from None
     reporter = Reporter()
     rows: list[dict[str, Any]] = []
-    from lockgen.txn import WorkspaceLock
+    from lockgen.seams.txn import WorkspaceLock
 
     base_dir = tempfile.TemporaryDirectory(prefix="lockgen-matrix-base-")
     with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                     row["kind"] = "outside-window"
                     row["error"] = "resolved outside its own window " + str(window) + ": " + "; ".join(outside)
                 if args.verify:  # lockgen verify on the row's lock: "runs on this host"
-                    from lockgen.verify import matrix_verdicts
+                    from lockgen.ops.verify import matrix_verdicts
 
                     row["runs"] = matrix_verdicts(stage, reporter)
             except LockgenError as e:
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kind_of(e: Exception) -> str:
-    from lockgen.resolve import CheckFailed, EmptyWindow, ResolutionFailed
+    from lockgen.ops.resolve import CheckFailed, EmptyWindow, ResolutionFailed
 
     if isinstance(e, ResolutionFailed):
         return "no-solution"
