@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fakes import FAKES, PROC_550, WORKSPACE_CUDA13
 from fakes.nvml import FakeNVML
+from helpers import host_report
 from lockgen.errors import InputError
 from lockgen.model.workspace import load_workspace
 from lockgen.ops.diagnose import (
@@ -25,7 +26,7 @@ from lockgen.ops.diagnose import (
     parse_arch_table,
 )
 from lockgen.seams import host as hostmod
-from lockgen.seams.host import HostGpu, HostReport, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
+from lockgen.seams.host import HostGpu, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
 from lockgen.tables.knowledge import load_knowledge
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
@@ -53,22 +54,8 @@ def probe(tmp_path: Path, **kw):
     return probe_host(**args)
 
 
-def report(**kw) -> HostReport:
-    """A HostReport built by hand (diagnose is pure, so its tests need no probing)."""
-    base = dict(
-        driver=None,
-        gpus=(),
-        gpu_source="none",
-        libcuda=NO_LIBCUDA,
-        nvcc=None,
-        cuda_home=None,
-        environment="test-env",
-        python="3.12",
-        distributions={},
-        torch=None,
-    )
-    base.update(kw)
-    return HostReport(**base)
+# A HostReport built by hand (diagnose is pure, so its tests need no probing).
+report = partial(host_report, libcuda=NO_LIBCUDA)
 
 
 def by_name(result, prefix: str):
