@@ -57,7 +57,7 @@ def check_arguments(package: str, to: str | None) -> None:
 
 def execute(args: argparse.Namespace, request: Any) -> int:
     """Shared by lock and bump: run (or dry-run) the transaction and report."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.ops.resolve import dry_run, relock
     from lockgen.ui import Reporter
 

@@ -118,7 +118,7 @@ def in_window(mc: Any, window: Any) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen check`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.model.workspace import load_workspace
     from lockgen.rules.checking import run_check
 

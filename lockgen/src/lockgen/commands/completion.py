@@ -69,7 +69,7 @@ complete -F _lockgen lockgen
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen completion`."""
-    from lockgen.cli import build_parser
+    from lockgen.commands.parser import build_parser
 
     text = script(build_parser())
     if args.shell == "zsh":

@@ -87,7 +87,7 @@ def uv_export(root: Path, member: str, uv_format: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen export`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.lockfile import normalize
     from lockgen.model.workspace import load_workspace

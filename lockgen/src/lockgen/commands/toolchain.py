@@ -54,7 +54,7 @@ def _json(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """`lockgen toolchain [--write] [--json]`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.workspace import load_workspace
     from lockgen.ops.toolchain import (
@@ -164,7 +164,7 @@ def read_host_driver() -> Any:
 
 def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str, str | None]:
     """(cuda, policy) for `member` from nix/toolchain.json, falling back to uv.lock."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.ops.toolchain import TOOLCHAIN_FILE, read_json_file
 

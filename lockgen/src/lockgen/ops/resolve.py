@@ -17,11 +17,12 @@ from typing import Any
 
 from lockgen.errors import LockgenError
 from lockgen.model.cudadetect import is_cuda_linked, member_cuda_from
+from lockgen.model.cudaindex import cuda_index_from_config
 from lockgen.model.family import family_of
 from lockgen.model.lockfile import normalize
 from lockgen.model.workspace import Workspace, load_workspace
 from lockgen.ops.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
-from lockgen.plan.constraints import cuda_index_from_config, exclusion_constraints, runtime_constraints
+from lockgen.plan.constraints import exclusion_constraints, runtime_constraints
 from lockgen.plan.edit import (
     add_requirements,
     managed_constraints,

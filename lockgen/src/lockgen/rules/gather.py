@@ -10,8 +10,8 @@ def extra_rules() -> list[Callable[[Any], list[Any]]]:
     """Rules beyond lockgen.rules.RULES that are available in this installation."""
     from lockgen.ops.notebooks import rule_notebooks
     from lockgen.ops.toolchain import rule_toolchain
-    from lockgen.plan.hidden import rule_hidden_req
     from lockgen.plan.steering import rule_build_cuda
+    from lockgen.rules.hidden import rule_hidden_req
 
     return [rule_build_cuda, rule_toolchain, rule_notebooks, rule_hidden_req]
 
