@@ -15,18 +15,11 @@ from fakes import FAKES, PROC_550, WORKSPACE_CUDA13
 from fakes.nvml import FakeNVML
 from lockgen.errors import InputError
 from lockgen.model.workspace import load_workspace
-from lockgen.ops.diagnose import (
-    ArchTable,
-    arch_supported,
-    check_libcuda,
-    check_nvcc,
-    diagnose,
-    load_arch_table,
-    parse_arch_table,
-)
+from lockgen.ops.diagnose import check_libcuda, check_nvcc, diagnose
 from lockgen.seams import host as hostmod
 from lockgen.seams.host import HostGpu, HostReport, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
 from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.torch_arch import ArchTable, arch_supported, load_arch_table, parse_arch_table
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
 REPO = Path(__file__).resolve().parent.parent

@@ -666,9 +666,9 @@ def guard_verdict(
             f"lockgen's tables do not know the minimum driver for CUDA {cuda}; host driver {driver} "
             f"was not checked against {member}'s needs",
         )
-    if toolkit is not None and driver.satisfies(toolkit):
+    if knowledge.driver_runs(driver, cuda, "toolkit"):
         return GuardVerdict(True, "ok", f"host driver {driver} runs {who} (needs >= {toolkit})", toolkit)
-    if floor is not None and driver.satisfies(floor):
+    if knowledge.driver_runs(driver, cuda, "minor"):
         ok = policy == "minor"
         own = f"CUDA {cuda}'s own driver is {toolkit}" if toolkit else f"CUDA {cuda}'s own driver is unknown"
         tail = (

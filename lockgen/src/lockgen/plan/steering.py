@@ -28,15 +28,14 @@ def _bound(spec: str, ops: tuple[str, ...]) -> str | None:
     return None
 
 
-def _driver_runs(cuda: str, window: Window, ws: Workspace) -> bool:
+def _driver_runs(cuda: str, ws: Workspace) -> bool:
+    """Whether the fleet's driver runs a build made with CUDA `cuda` (`Knowledge.driver_runs`); a CUDA lockgen
+    cannot judge (no known minimum driver, or not a version) is not held against the build."""
     try:
         v = CudaVersion.parse(cuda)
     except ValueError:
         return True
-    need = ws.knowledge.required_driver(v, ws.fleet.policy)
-    if need is None:  # a CUDA the tables do not know (12.7 never shipped): judge by its neighbours' major floor
-        need = ws.knowledge.family_floor(v.major) if ws.fleet.policy == "minor" else None
-    return need is None or ws.fleet.driver.satisfies(need)
+    return ws.knowledge.driver_runs(ws.fleet.driver, v, ws.fleet.policy) is not False
 
 
 def _outside(row: BuildRow, window: Window, ws: Workspace) -> bool:
@@ -45,7 +44,7 @@ def _outside(row: BuildRow, window: Window, ws: Workspace) -> bool:
         and not row.local
         and not row.bundled
         and not row.follows_torch
-        and not _driver_runs(row.cuda or "", window, ws)
+        and not _driver_runs(row.cuda or "", ws)
     )
 
 

@@ -1,0 +1,114 @@
+"""tables/data/torch_arch.toml as frozen values: the GPU architectures compiled into PyTorch's wheels, and whether a
+build with a given architecture list runs on a compute capability (`arch_supported`)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from lockgen.tables.knowledge import cubin_runs_on
+from lockgen.tables.versions import CudaVersion, parse_cc
+
+
+@dataclass(frozen=True)
+class ArchRow:
+    """The architectures of one family of torch wheels."""
+
+    cudas: tuple[CudaVersion, ...]
+    torch: SpecifierSet
+    archs: tuple[str, ...]  # "7.5", "12.0+PTX"
+    conf: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ArchTable:
+    """All rows; `lookup` finds the row for one torch build."""
+
+    rows: tuple[ArchRow, ...]
+
+    def lookup(self, torch_version: str, cuda: CudaVersion) -> ArchRow | None:
+        """The row for torch `torch_version` built for `cuda`, or None when the table does not cover it."""
+        try:
+            v = Version(Version(torch_version).public)
+        except InvalidVersion:
+            return None
+        for row in self.rows:
+            if cuda in row.cudas and row.torch.contains(v, prereleases=True):
+                return row
+        return None
+
+
+def parse_arch_table(data: Mapping[str, Any], file: str = "lockgen/tables/data/torch_arch.toml") -> ArchTable:
+    """Build the table from the parsed data file; ValueError naming the row when malformed."""
+    rows = []
+    for i, row in enumerate(data.get("build", [])):
+        try:
+            archs = tuple(str(a) for a in row["archs"])
+            for a in archs:
+                parse_cc(a.removesuffix("+PTX"))
+            rows.append(
+                ArchRow(
+                    tuple(CudaVersion.parse(c) for c in row["cuda"]),
+                    SpecifierSet(row["torch"]),
+                    archs,
+                    row["conf"],
+                    row["source"],
+                )
+            )
+        except (KeyError, ValueError, InvalidSpecifier) as e:
+            raise ValueError(f"{file}: build[{i}]: {e}") from e
+    return ArchTable(tuple(rows))
+
+
+@cache
+def load_arch_table() -> ArchTable:
+    """Read the packaged torch architecture table (once per process)."""
+    text = resources.files("lockgen").joinpath("tables/data/torch_arch.toml").read_text(encoding="utf-8")
+    return parse_arch_table(tomllib.loads(text))
+
+
+def arch_entries(archs: tuple[str, ...]) -> tuple[tuple[tuple[int, int], bool], ...]:
+    """Normalise "7.5", "12.0+PTX", "sm_75", "compute_120", "sm_90a" into ((major, minor), is_ptx) entries."""
+    out: list[tuple[tuple[int, int], bool]] = []
+    for a in archs:
+        a = a.strip()
+        if a.startswith(("sm_", "compute_")):
+            digits = "".join(ch for ch in a.split("_", 1)[1] if ch.isdigit())
+            if len(digits) < 2:
+                continue
+            cc = (int(digits[:-1]), int(digits[-1]))
+            out.append((cc, a.startswith("compute_")))
+            continue
+        ptx = a.endswith("+PTX")
+        try:
+            cc = parse_cc(a.removesuffix("+PTX"))
+        except ValueError:
+            continue
+        out.append((cc, False))
+        if ptx:
+            out.append((cc, True))
+    return tuple(out)
+
+
+def arch_supported(cc: str, archs: tuple[str, ...]) -> tuple[bool, str]:
+    """Whether a build with `archs` runs on compute capability `cc`, and how: a cubin of the same major and a minor
+    at most cc's (CUDA binary compatibility), or PTX of an older-or-equal architecture that the driver JIT-compiles."""
+    major, minor = parse_cc(cc)
+    entries = arch_entries(archs)
+    cubins = [c for c, ptx in entries if not ptx and cubin_runs_on(f"{c[0]}.{c[1]}", cc)]
+    if cubins:
+        best = max(cubins)
+        return True, f"sm_{best[0]}{best[1]} kernels"
+    ptxs = [c for c, ptx in entries if ptx and c <= (major, minor)]
+    if ptxs:
+        best = max(ptxs)
+        return True, f"PTX for compute_{best[0]}{best[1]}, JIT-compiled by the driver"
+    return False, ""
