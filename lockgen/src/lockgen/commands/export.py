@@ -1,5 +1,5 @@
 """`lockgen export`: one member's locked environment as a PEP 723 header, a Colab pip cell, requirements.txt or
-pylock.toml. pep723 and colab come from lockgen.ops.export (pure); requirements and pylock from `uv export`."""
+pylock.toml. pep723 and colab come from lockgen.plan.export (pure); requirements and pylock from `uv export`."""
 
 from __future__ import annotations
 
@@ -49,28 +49,13 @@ def register(sub: Any) -> None:
 def render(ws: Any, member: str, fmt: str, current: str | None, file: str = "notebook") -> str:
     """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
     file."""
-    from lockgen.ops.export import member_export, render_colab, update_script_block
+    from lockgen.plan.export import pep723_text, render_colab
 
     if fmt == "colab":
         return render_colab(ws.lock, member)
     if fmt == "pep723":
-        names = index_names(ws.pyproject)
-        export = member_export(ws.lock, member, names)
-        if current is None:
-            from lockgen.ops.export import comment_block, render_script_toml
-
-            return comment_block(render_script_toml(export))
-        return update_script_block(current, export, file)
+        return pep723_text(ws, member, current, file)
     return uv_export(ws.root, member, UV_FORMATS[fmt])
-
-
-def index_names(pyproject: Any) -> dict[str, str]:
-    """URL -> name of the root pyproject's `[[tool.uv.index]]` entries."""
-    out = {}
-    for ix in pyproject.get("tool", {}).get("uv", {}).get("index", []) or []:
-        if isinstance(ix, dict) and "url" in ix and "name" in ix:
-            out[str(ix["url"]).rstrip("/")] = str(ix["name"])
-    return out
 
 
 def uv_export(root: Path, member: str, uv_format: str) -> str:
@@ -112,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(args.into), None, f"cannot be read: {e}") from None
     text = render(ws, member, args.format, current, str(args.into))
     if current:
-        from lockgen.ops.export import classify_requirements, find_script_block, member_export
+        from lockgen.plan.export import classify_requirements, find_script_block, index_names, member_export
 
         block = find_script_block(current, str(args.into))
         if block is not None:

@@ -57,15 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.workspace import load_workspace
-    from lockgen.ops.toolchain import (
-        TOOLCHAIN_FILE,
-        compare_toolchain,
-        flake_inputs,
-        read_json_file,
-        render_toolchain,
-        toolchain_for,
-        toolchain_warnings_for,
-    )
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, flake_inputs, read_json_file, render_toolchain, toolchain_for
+    from lockgen.rules.toolchain import compare_toolchain, toolchain_warnings_for
 
     root = require_root(args)
     ws = load_workspace(root)
@@ -166,7 +159,7 @@ def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str,
     """(cuda, policy) for `member` from nix/toolchain.json, falling back to uv.lock."""
     from lockgen.commands._root import require_root
     from lockgen.errors import InputError
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE, read_json_file
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, read_json_file
 
     root = require_root(args)
     path = root / TOOLCHAIN_FILE

@@ -200,7 +200,7 @@ def workspace_files(ws: Workspace) -> list[Path]:
     """Every file lock/bump may touch."""
     files = [ws.root / "pyproject.toml", ws.root / "uv.lock", ws.root / "nix" / "toolchain.json"]
     files += [ws.root / m.pyproject_file for m in ws.members.values() if m.path != "."]
-    from lockgen.ops.notebooks import notebooks
+    from lockgen.plan.notebooks import notebooks
 
     files += [ws.root / nb.path for nb in notebooks(ws)]
     return files
@@ -562,7 +562,7 @@ class _Relock:
 
     def finish(self) -> Workspace:
         """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
-        from lockgen.ops.notebooks import notebooks, refreshed
+        from lockgen.plan.notebooks import notebooks, refreshed
         from lockgen.rules.checking import run_check
 
         ws_final = load_workspace(self.root)
@@ -695,17 +695,17 @@ def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
 
 
 def wants_toolchain(ws: Workspace) -> bool:
-    """Whether lock/bump keep nix/toolchain.json (lockgen.ops.toolchain.wants_toolchain: a flake.nix, or
+    """Whether lock/bump keep nix/toolchain.json (lockgen.plan.toolchain.wants_toolchain: a flake.nix, or
     `[tool.lockgen] toolchain = true`), or the file is there already."""
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE
-    from lockgen.ops.toolchain import wants_toolchain as wants
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE
+    from lockgen.plan.toolchain import wants_toolchain as wants
 
     asked = ws.lockgen_config.get("toolchain")
     return wants(ws.root, ws.lockgen_config) or (asked is not False and (ws.root / TOOLCHAIN_FILE).is_file())
 
 
 def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
 
     path = ws.root / TOOLCHAIN_FILE
     data = render_toolchain(toolchain_for(ws)).encode("utf-8")

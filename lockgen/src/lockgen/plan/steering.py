@@ -5,7 +5,7 @@
 - after resolving (`steer`): a compiled package whose build CUDA major differs from its member's torch
   (xformers 0.0.35 links libcudart.so.12; torch >= 2.11 from PyPI is CUDA 13) is excluded with `!=` and
   uv runs again (lockgen.ops.resolve bounds the rounds);
-- the check (`rule_build_cuda`) flags both in a committed lock.
+- the check (lockgen.rules.build_cuda) flags both in a committed lock.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 from lockgen.model.cudadetect import member_cuda_from
 from lockgen.model.window import Window
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
 from lockgen.seams.elfscan import BuildRow, load_build_table, lookup_build
 from lockgen.tables.versions import CudaVersion
 
@@ -38,7 +37,8 @@ def _driver_runs(cuda: str, ws: Workspace) -> bool:
     return ws.knowledge.driver_runs(ws.fleet.driver, v, ws.fleet.policy) is not False
 
 
-def _outside(row: BuildRow, window: Window, ws: Workspace) -> bool:
+def outside_driver(row: BuildRow, window: Window, ws: Workspace) -> bool:
+    """Whether a build row names a CUDA the fleet's driver cannot run (never local, bundled or torch's own)."""
     return (
         bool(row.cuda)
         and not row.local
@@ -61,7 +61,7 @@ def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
             continue
         by_pkg.setdefault(row.package, []).append(row)
     for pkg, rows in sorted(by_pkg.items()):
-        bad = [r for r in rows if _outside(r, window, ws)]
+        bad = [r for r in rows if outside_driver(r, window, ws)]
         good = [r for r in rows if r not in bad]
         if not bad:
             continue
@@ -127,39 +127,3 @@ def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:
 def steer(ws: Workspace) -> list[tuple[str, str, str]]:
     """Builds to exclude after a resolution: (package, version, reason)."""
     return sorted({(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})
-
-
-def rule_build_cuda(ws: Workspace) -> list[Violation]:
-    """(item 7) Compiled packages whose build CUDA disagrees with torch, or that the fleet's driver cannot run."""
-    out = []
-    for member, name, version, reason in mismatches(ws):
-        out.append(
-            Violation(
-                "build-cuda",
-                "uv.lock",
-                f"{name} {version} {reason}: it imports, then fails to load its CUDA library",
-                f"run `lockgen lock` (it steers uv away from such builds) or pin {name} to a build for torch's CUDA",
-                name,
-                member,
-            )
-        )
-    window = ws.window
-    for member in ws.members:
-        if not ws.lock.by_name(member):
-            continue
-        for name, pkg in sorted(ws.installed(member).items()):
-            row = lookup_build(name, pkg.version) if pkg.version else None
-            if row is not None and _outside(row, window, ws):
-                need = ws.knowledge.required_driver(CudaVersion.parse(row.cuda or "0.0"), ws.fleet.policy)
-                out.append(
-                    Violation(
-                        "build-cuda",
-                        "uv.lock",
-                        f"{name} {pkg.version} is built with CUDA {row.cuda}, which needs driver >= {need}; "
-                        f"the fleet has {ws.fleet.driver}",
-                        "run `lockgen lock` to move to a build the fleet runs, or raise the fleet's driver",
-                        name,
-                        member,
-                    )
-                )
-    return out

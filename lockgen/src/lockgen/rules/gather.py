@@ -8,16 +8,16 @@ from typing import Any
 
 def extra_rules() -> list[Callable[[Any], list[Any]]]:
     """Rules beyond lockgen.rules.RULES that are available in this installation."""
-    from lockgen.ops.notebooks import rule_notebooks
-    from lockgen.ops.toolchain import rule_toolchain
-    from lockgen.plan.steering import rule_build_cuda
+    from lockgen.rules.build_cuda import rule_build_cuda
     from lockgen.rules.hidden import rule_hidden_req
+    from lockgen.rules.notebooks import rule_notebooks
+    from lockgen.rules.toolchain import rule_toolchain
 
     return [rule_build_cuda, rule_toolchain, rule_notebooks, rule_hidden_req]
 
 
 def extra_warnings() -> list[Callable[[Any], list[Any]]]:
     """Checks that warn and never fail: the Nix toolchain's missing CUDA sets (Nix never vetoes a lock)."""
-    from lockgen.ops.toolchain import toolchain_warnings
+    from lockgen.rules.toolchain import toolchain_warnings
 
     return [toolchain_warnings]

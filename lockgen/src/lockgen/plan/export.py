@@ -21,6 +21,7 @@ from tomlkit.items import Comment, Table
 from lockgen.errors import InputError
 from lockgen.model.lockfile import Lock, LockedPackage, normalize
 from lockgen.model.projection import PLATFORMS, member_packages
+from lockgen.model.workspace import Workspace
 
 PYPI = "https://pypi.org/simple"
 BANNER = "lockgen export --format pep723: exact pins of the {member} member from uv.lock; regenerate, do not edit"
@@ -446,3 +447,21 @@ def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock") -> str:
     reqs = [f'    "{p.requirement()}"' for p in pins]
     lines += [r + " \\" for r in reqs[:-1]] + reqs[-1:]
     return "\n".join(lines) + "\n"
+
+
+def index_names(pyproject: Mapping[str, Any]) -> dict[str, str]:
+    """URL -> name of the root pyproject's `[[tool.uv.index]]` entries."""
+    out = {}
+    for ix in pyproject.get("tool", {}).get("uv", {}).get("index", []) or []:
+        if isinstance(ix, dict) and "url" in ix and "name" in ix:
+            out[str(ix["url"]).rstrip("/")] = str(ix["name"])
+    return out
+
+
+def pep723_text(ws: Workspace, member: str, current: str | None, file: str = "notebook") -> str:
+    """The member's PEP 723 export: with `current` (a file's text, named `file` in errors) the whole file with its
+    `# /// script` header replaced, else the header alone."""
+    export = member_export(ws.lock, member, index_names(ws.pyproject))
+    if current is None:
+        return comment_block(render_script_toml(export))
+    return update_script_block(current, export, file)

@@ -3,7 +3,8 @@
     [tool.lockgen]
     notebooks = [{ path = "notebooks/train_smoke.py", member = "train" }]
 
-`lockgen lock`/`bump` rewrite these headers inside their transaction; `lockgen check` flags a stale one.
+`lockgen lock`/`bump` rewrite these headers inside their transaction; `lockgen check` flags a stale one
+(lockgen.rules.notebooks).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from lockgen.errors import InputError
 from lockgen.model.lockfile import normalize
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
+from lockgen.plan.export import pep723_text
 
 
 @dataclass(frozen=True)
@@ -75,33 +76,9 @@ def check_path(root: Path, rel: str, key: str) -> None:
 
 def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
     """(path, current text, text with the header the lock gives)."""
-    from lockgen.commands.export import render
-
     path = ws.root / nb.path
     try:
         current = path.read_bytes().decode("utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(nb.path, None, f"cannot be read: {e}") from None
-    return path, current, render(ws, nb.member, "pep723", current, nb.path)
-
-
-def rule_notebooks(ws: Workspace) -> list[Violation]:
-    """Each listed notebook's `# /// script` header equals what `lockgen export` writes from the lock."""
-    out = []
-    for nb in notebooks(ws):
-        if not ws.lock.by_name(nb.member):
-            continue
-        _, current, new = refreshed(ws, nb)
-        if current != new:
-            out.append(
-                Violation(
-                    "notebook",
-                    nb.path,
-                    f"its `# /// script` header does not match {nb.member}'s pins in uv.lock",
-                    f"run `lockgen export --member {nb.member} --format pep723 --into {nb.path}` "
-                    "(lockgen lock and bump do it for you)",
-                    None,
-                    nb.member,
-                )
-            )
-    return out
+    return path, current, pep723_text(ws, nb.member, current, nb.path)
