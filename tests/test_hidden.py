@@ -245,7 +245,7 @@ def reg(name: str, version: str, deps: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def test_rule_and_steer_on_a_hand_written_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lockgen.model.workspace import load_workspace
-    from lockgen.rules.gather import extra_rules
+    from lockgen.rules.registry import run_rules
 
     monkeypatch.setattr(hidden, "load_hidden", lambda: TABLE)
     root = write_ws(
@@ -254,7 +254,7 @@ def test_rule_and_steer_on_a_hand_written_lock(tmp_path: Path, monkeypatch: pyte
         [reg("vllm", "0.8.5.post1", ("transformers",)), reg("transformers", "5.17.0")],
     )
     ws = load_workspace(root)
-    found = [v for rule in extra_rules() for v in rule(ws) if v.rule == "hidden-req"]
+    found = [v for v in run_rules(ws) if v.rule == "hidden-req"]
     assert [(v.package, v.member) for v in found] == [("vllm", "serve")]
     assert "source: s1" in found[0].message and "vllm 0.8.5.post1 with transformers 5.17.0" in found[0].message
     assert [(n, v) for n, v, _ in hidden.steer(ws)] == [("transformers", "5"), ("transformers", "5.17.0")]

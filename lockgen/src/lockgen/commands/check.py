@@ -9,34 +9,29 @@ from typing import Any
 from lockgen.ui import print_json, style
 
 HELP = "verify the lock against the fleet (offline, fast); exit 1 on violations"
-DESCRIPTION = """\
-Checks, without changing anything:
-  strict-pin   every direct dependency whose locked build is CUDA-specific (+cuXYZ, NVIDIA CUDA wheels as
-               dependencies, -cu12 names, the build table) is pinned with ==; URL/git/path ones are exact already
-  one-cuda     each environment resolves to one CUDA version per platform
-  cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
-  build-cuda   compiled packages (tables/data/builds.toml) are built for torch's CUDA major and the fleet's driver
-  hidden-req   no locked pair matches a requirement the metadata hides (tables/data/hidden.toml: vllm <= 0.11.0 needs
-               transformers < 5, ...), each with its source
-  index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
-               and registry/URL artifacts carry a hash
-  source       git sources are locked to a commit (URL, path and workspace sources are accepted)
-  toolchain    nix/toolchain.json agrees with the lock and the pinned nixpkgs inputs (a CUDA set no input has
-               is a warning: the lock is kept, `nix develop` for that member says what to add)
-  notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
-  lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv). Never
-               goes online: when the cache cannot answer, a warning says so and the other rules still count
+DESCRIPTION = "Checks, without changing anything:"
+EPILOG = """\
 Environments: the root project (when it is one) and each member, with each extra and dependency group
 (in the combinations [tool.uv] conflicts allows), on each Linux platform the lock covers.
 exit codes: 0 clean, 1 violations, 2 bad input
 """
 
 
+class _RulesHelp(argparse.RawDescriptionHelpFormatter):
+    """Lists the rules of lockgen.rules.registry under the description - imported only when help is printed, so that
+    building the parser (every command) does not import every rule."""
+
+    def add_text(self, text: str | None) -> None:
+        if text == DESCRIPTION:
+            from lockgen.rules.registry import help_text
+
+            text = f"{text}\n{help_text()}"
+        super().add_text(text)
+
+
 def register(sub: Any) -> None:
     """Add the `check` command."""
-    p = sub.add_parser(
-        "check", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = sub.add_parser("check", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=_RulesHelp)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--no-uv", action="store_true", help="skip the lock-freshness check (no uv run)")
     p.set_defaults(func=run)

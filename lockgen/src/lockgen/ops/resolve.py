@@ -37,7 +37,6 @@ from lockgen.seams.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.ui import Reporter
 
 MAX_STEERING_ROUNDS = 3
-PROJECT_RULES = frozenset({"strict-pin", "index", "hash", "source"})
 Runner = Callable[..., UvResult]
 # A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
 Steer = Callable[[Workspace], list[tuple[str, str, str]]]
@@ -564,6 +563,7 @@ class _Relock:
         """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
         from lockgen.plan.notebooks import notebooks, refreshed
         from lockgen.rules.checking import run_check
+        from lockgen.rules.registry import PROJECT_RULES
 
         ws_final = load_workspace(self.root)
         if self.request.kind == "bump":

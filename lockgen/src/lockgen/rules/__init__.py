@@ -1,4 +1,9 @@
-"""Rules: small independent checks over a Workspace value. Each returns every violation it finds; none prints."""
+"""Rules: small independent checks over a Workspace value. Each returns every violation it finds; none prints.
+
+This module holds `Violation` and the rules over the lock itself (strict-pin, one-cuda, cuda-window, index/hash/
+source); every other rule has its own module here, and lockgen.rules.registry lists them all (name, help line,
+function): `lockgen check` runs that list and its --help shows it.
+"""
 
 from __future__ import annotations
 
@@ -287,36 +292,3 @@ def rule_sources(ws: Workspace) -> list[Violation]:
 
 
 rule_hashes_and_indexes = rule_sources  # the name earlier versions used
-
-
-RULES: tuple[Rule, ...] = (rule_strict_pins, rule_one_cuda, rule_cuda_window, rule_sources)
-
-
-def run_rules(ws: Workspace, rules: tuple[Rule, ...] = RULES) -> list[Violation]:
-    """Run every rule and return all violations, in rule order."""
-    out: list[Violation] = []
-    for rule in rules:
-        out.extend(rule(ws))
-    return out
-
-
-def lock_fresh_violations(returncode: int, stderr: str) -> list[Violation] | None:
-    """(e) Interpret `uv lock --check`: [] when fresh, a violation when stale, None when uv failed otherwise."""
-    if returncode == 0:
-        return []
-    text = stderr.lower()
-    if "needs to be updated" in text or "lockfile" in text and "out of date" in text:
-        return [
-            Violation(
-                "lock-fresh",
-                "uv.lock",
-                "uv.lock does not match the pyprojects (`uv lock --check` failed): " + _last_line(stderr),
-                "run `lockgen lock` (or `uv lock`) and commit uv.lock",
-            )
-        ]
-    return None
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
