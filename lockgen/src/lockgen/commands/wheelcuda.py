@@ -303,11 +303,11 @@ def locate_with_hash(
     artifact = find_artifact_in_lock(root, *ident)
     if artifact is None:
         raise LockgenError(f"{target}: not in uv's cache, and uv.lock has no Linux wheel of {ident[0]} {ident[1]}")
-    url, digest = artifact
+    url, lock_hash = artifact
     if "://" not in url:  # a path wheel of a path source: relative to the workspace
         url = (root / url).resolve().as_uri()
     _check_url(url, f"uv.lock ({ident[0]} {ident[1]})")
-    return url, ident, digest
+    return url, ident, lock_hash
 
 
 def run(args: argparse.Namespace) -> int:

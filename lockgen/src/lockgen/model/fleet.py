@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lockgen.errors import InputError
 from lockgen.tables.knowledge import POLICIES, Knowledge, Policy
@@ -83,7 +83,7 @@ def fleet_from_config(table: Mapping[str, Any], knowledge: Knowledge, file: str 
     policy = table.get("policy", "toolkit")
     if not isinstance(policy, str) or policy not in POLICIES:
         raise InputError(file, f"{key}.policy", f"expected one of {', '.join(POLICIES)}, got {policy!r}")
-    return Fleet(driver=driver, gpus=tuple(gpus), policy=policy)
+    return Fleet(driver=driver, gpus=tuple(gpus), policy=cast(Policy, policy))
 
 
 def check_driver(text: str, knowledge: Knowledge, file: str, key: str) -> DriverVersion:

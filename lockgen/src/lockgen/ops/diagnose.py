@@ -393,7 +393,7 @@ def check_torch(host: HostReport, target: Target | None) -> Check:
             name,
             "fail",
             f"torch {t.version} in {host.environment} is a CPU-only build (torch.version.cuda "
-            f"is None){'; ' + member + ' is locked to CUDA ' + str(target.cuda) if target else ''}",
+            f"is None){f'; {member} is locked to CUDA {target.cuda}' if target else ''}",
             fix or _pip_torch(t.version, None),
             _pip_torch(target.torch if target else t.version, target.cuda if target else None),
         )

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from re import _constants as sre_constants  # the stdlib's own regex parser (sre_parse is deprecated)
-from re import _parser as sre_parse
+from re import _constants as sre_constants  # type: ignore[attr-defined]  # the stdlib's own regex parser
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # (sre_parse is deprecated); typeshed omits them
 from typing import TYPE_CHECKING, Any
 
 from lockgen.tables.versions import CudaVersion, DriverVersion, parse_cc
@@ -699,7 +699,7 @@ def _policy(ctx: ExplainContext) -> Policy:
 def _member_needs(ctx: ExplainContext, members: Iterable[MemberFacts]) -> list[tuple[MemberFacts, Any]]:
     """(member, the driver its locked CUDA needs) for members with a CUDA, newest CUDA first."""
     out = [(m, ctx.knowledge.required_driver(m.cuda, _policy(ctx))) for m in members if m.cuda is not None]
-    return sorted(out, key=lambda t: t[0].cuda, reverse=True)
+    return sorted(out, key=lambda t: t[0].cuda or CudaVersion(0, 0), reverse=True)
 
 
 def _members_text(ctx: ExplainContext, members: tuple[MemberFacts, ...]) -> str:
@@ -732,7 +732,7 @@ def _torch_build_for_driver(
 
     index = catalog.index
     knowledge = ctx.knowledge if ctx is not None else load_knowledge()
-    policy = _policy(ctx) if ctx is not None else "toolkit"
+    policy: Policy = _policy(ctx) if ctx is not None else "toolkit"
     max_cuda, why = _driver_cuda(match, ctx)
     if index is None or max_cuda is None:
         return None
@@ -752,7 +752,8 @@ def _torch_build_for_driver(
     v, label = other
     head = ""
     if torch:
-        builds = ", ".join(index.release(torch).variants) if index.release(torch) else "none in lockgen's tables"
+        release = index.release(torch)
+        builds = ", ".join(release.variants) if release else "none in lockgen's tables"
         head = f"torch {torch.split('+')[0]} has no build for CUDA <= {max_cuda} (its builds: {builds}); "
     return f"{head}torch {v} is the newest release with one: pip install torch=={v} --index-url {index.url}/{label}" + (
         "   (packages pinned to your torch must move with it)" if torch else ""

@@ -106,7 +106,9 @@ def _cuda_in_message(text: str) -> CudaVersion | None:
 
 def _mentions_runtime(text: str, constraint: str) -> bool:
     name = re.match(r"[A-Za-z0-9_.-]+", constraint)
-    return bool(name) and re.search(re.escape(name.group(0)) + r"(?![\w-])", text) is not None
+    if name is None:
+        return False
+    return re.search(re.escape(name.group(0)) + r"(?![\w-])", text) is not None
 
 
 def _next_cuda(window: Window, knowledge: Knowledge) -> CudaVersion | None:

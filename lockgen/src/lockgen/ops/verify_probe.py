@@ -149,7 +149,7 @@ def main() -> int:
 
             if not torch.cuda.is_available():
                 raise RuntimeError(f"NEEDS-GPU: torch {torch.__version__} sees no CUDA device")
-            return torch.cuda.get_device_name(0)
+            return str(torch.cuda.get_device_name(0))
 
         probe("GPU visible", device)
     if "transformers" in installed:

@@ -148,6 +148,7 @@ def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
     """(package, version-or-series, reason) that steer uv away from one matched pair."""
     row = match.row
     reason = f"{match.member}: {match.describe()} - {row.why} (tables/data/hidden.toml)"
+    name: str
     if row.steer == "needs" and row.needs is not None and match.needs_version:
         name, version = canonicalize_name(row.needs.name), match.needs_version
         series = excluded_series(version, row.needs.specifier, bad_is_complement=True)

@@ -170,7 +170,7 @@ def _key(v: str) -> tuple[int, ...]:
 # ------------------------------------------------------------------------------------------------ ELF reading
 
 
-def read_elf(data: bytes, name: str = "<bytes>") -> ElfInfo:
+def read_elf(data: Buffer, name: str = "<bytes>") -> ElfInfo:
     """Parse the dynamic section of an ELF file: DT_NEEDED, DT_SONAME, DT_RUNPATH/DT_RPATH.
 
     Raises ElfError (one line naming `name`) for anything that is not a well-formed ELF file. A file without a
@@ -193,7 +193,7 @@ def dt_needed(data: bytes, name: str = "<bytes>") -> tuple[str, ...]:
 
 
 class _Reader:
-    def __init__(self, data: bytes, name: str, is64: bool, e: str) -> None:
+    def __init__(self, data: Buffer, name: str, is64: bool, e: str) -> None:
         self.data, self.name, self.is64, self.e = data, name, is64, e
 
     def unpack(self, fmt: str, offset: int, what: str) -> tuple[int, ...]:
@@ -211,7 +211,9 @@ class _Reader:
         if dyn is None:
             return ElfInfo(64 if self.is64 else 32, self.e == "<", (), None, ())
         entries, strtab = dyn
-        needed, runpath, soname = [], [], None
+        needed: list[str] = []
+        runpath: list[str] = []
+        soname: str | None = None
         for tag, val in entries:
             if tag == DT_NEEDED:
                 needed.append(self.string(strtab, val))

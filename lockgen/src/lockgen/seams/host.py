@@ -278,7 +278,7 @@ def proc_gpus(proc_root: Path) -> tuple[HostGpu, ...]:
         dirs = sorted(p for p in base.iterdir() if p.is_dir())
     except OSError:
         return ()
-    out = []
+    out: list[HostGpu] = []
     for d in dirs:
         try:
             text = (d / "information").read_text(encoding="utf-8", errors="replace")

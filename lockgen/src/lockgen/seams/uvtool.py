@@ -33,9 +33,9 @@ def find_uv() -> str:
     if env:
         return env
     try:
-        import uv  # type: ignore[import-not-found]
+        import uv
 
-        return uv.find_uv_bin()
+        return str(uv.find_uv_bin())
     except (ImportError, FileNotFoundError):
         pass
     found = shutil.which("uv")
