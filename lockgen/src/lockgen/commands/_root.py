@@ -10,8 +10,9 @@ from lockgen.errors import LockgenError
 
 def require_root(args: argparse.Namespace) -> Path:
     """The workspace root for commands that need one; a clear error when there is none."""
-    if args.root is None:
+    root: Path | None = args.root
+    if root is None:
         raise LockgenError(
             "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
         )
-    return args.root
+    return root
