@@ -63,10 +63,7 @@ def execute(args: argparse.Namespace, request: Any) -> int:
 
     root = require_root(args)
     reporter = Reporter()
-    from lockgen.plan.hooks import pre_exclude, steer
-
-    kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
-    outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
+    outcome = dry_run(root, request, reporter=reporter) if args.dry_run else relock(root, request, reporter=reporter)
     if args.json:
         doc = outcome.to_json() | {"dry_run": bool(args.dry_run)}
         print_json(doc)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lockgen.model.workspace import Workspace
 
 HELP = "write a member's exact locked pins as a PEP 723 script header, Colab pip lines, requirements or pylock"
 DESCRIPTION = """\
@@ -46,7 +49,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def render(ws: Any, member: str, fmt: str, current: str | None, file: str = "notebook") -> str:
+def render(ws: Workspace, member: str, fmt: str, current: str | None, file: str = "notebook") -> str:
     """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
     file."""
     from lockgen.plan.export import pep723_text, render_colab

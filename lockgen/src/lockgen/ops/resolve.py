@@ -22,6 +22,7 @@ from lockgen.model.family import family_of
 from lockgen.model.lockfile import normalize
 from lockgen.model.workspace import Workspace, load_workspace
 from lockgen.ops.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
+from lockgen.plan import hooks
 from lockgen.plan.constraints import exclusion_constraints, runtime_constraints
 from lockgen.plan.edit import (
     add_requirements,
@@ -32,16 +33,14 @@ from lockgen.plan.edit import (
     set_managed_constraints,
     set_requirements,
 )
+from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.plan.hooks import PreExclude, Steer
 from lockgen.seams.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.seams.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.ui import Reporter
 
 MAX_STEERING_ROUNDS = 3
 Runner = Callable[..., UvResult]
-# A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
-Steer = Callable[[Workspace], list[tuple[str, str, str]]]
-# Builds excluded before resolving (their CUDA is outside the window): (name, constraint, reason).
-PreExclude = Callable[[Workspace], list[tuple[str, str, str]]]
 
 
 class ResolutionFailed(LockgenError):
@@ -106,7 +105,7 @@ class Outcome:
     members: tuple[MemberChange, ...]
     uv_runs: int
     constraints: tuple[str, ...]
-    excluded: tuple[tuple[str, str, str], ...]  # (package, constraint, reason)
+    excluded: tuple[PreExclusion, ...]  # what lockgen wrote to keep uv away, each as a constraint
     changed_files: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
 
@@ -211,8 +210,8 @@ def relock(
     reporter: Reporter | None = None,
     runner: Runner = run_uv,
     fault: Callable[[str], None] | None = None,
-    pre_exclude: PreExclude | None = None,
-    steer: Steer | None = None,
+    pre_exclude: PreExclude | None = hooks.pre_exclude,
+    steer: Steer | None = hooks.steer,
     finalize: bool = True,
     apply: bool = True,
 ) -> Outcome:
@@ -222,7 +221,8 @@ def relock(
     lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
     atomic renames under a journal (lockgen.seams.txn.apply_changes): a kill at any moment leaves the old files, or the
     journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
-    resolution (both write nothing to the project)."""
+    resolution (both write nothing to the project). Steering is on unless the caller opts out: `pre_exclude=None`
+    and `steer=None` turn off the exclusions before and after resolving (lockgen.plan.hooks)."""
     reporter = reporter or Reporter(quiet=True)
     # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
     workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
@@ -247,8 +247,8 @@ def relock_here(
     reporter: Reporter,
     runner: Runner = run_uv,
     fault: Callable[[str], None] | None = None,
-    pre_exclude: PreExclude | None = None,
-    steer: Steer | None = None,
+    pre_exclude: PreExclude | None = hooks.pre_exclude,
+    steer: Steer | None = hooks.steer,
     finalize: bool = True,
 ) -> Outcome:
     """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
@@ -304,9 +304,9 @@ class _Relock:
         self.floors: dict[str, dict[str, str]] = {}
         self.upgrade: set[str] = set()
         self.extra_constraints: list[str] = []
-        self.pre = list(pre_exclude(ws) if pre_exclude else [])  # (package, constraint, reason)
+        self.pre: list[PreExclusion] = list(pre_exclude(ws) if pre_exclude else [])
         # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
-        self.steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
+        self.steered: list[Excluded] = list(_previous_exclusions(ws))
         self.entries: list[str] = []
         self.pins_written: dict[str, dict[str, str]] = {}
         self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
@@ -627,12 +627,12 @@ class _Relock:
         return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
-def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
-    return tuple(pre) + tuple((n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
+def _excl(pre: list[PreExclusion], steered: list[Excluded]) -> tuple[PreExclusion, ...]:
+    return tuple(pre) + tuple(PreExclusion(n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
 
 
-def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
-    """`name!=v.*` entries of the current managed constraints, as (name, version, reason)."""
+def _previous_exclusions(ws: Workspace) -> list[Excluded]:
+    """`name!=v.*` entries of the current managed constraints."""
     import re
 
     out = []
@@ -640,11 +640,11 @@ def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
         m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:,?!=[^,]+\.\*)+)", entry)
         if m:
             for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
-                out.append((normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
+                out.append(Excluded(normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
     return out
 
 
-def _must_move(ws: Workspace, member: str, pre: list[tuple[str, str, str]]) -> set[str]:
+def _must_move(ws: Workspace, member: str, pre: list[PreExclusion]) -> set[str]:
     """The packages to re-resolve for a member the fleet no longer admits (empty when it still fits)."""
     from packaging.requirements import Requirement
 

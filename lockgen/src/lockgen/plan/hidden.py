@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lockgen.model.workspace import Workspace
+from lockgen.plan.exclusions import Excluded, PreExclusion
 from lockgen.tables.hidden import HiddenRow, HiddenTable, contains, load_hidden
 
 MAX_SERIES = 64  # version series one exclusion may name (a bound far from the locked version: only that series)
@@ -90,15 +91,16 @@ def complement(spec: SpecifierSet) -> str | None:
     return f"{op}{s.version}" if op else None
 
 
-def pre_exclude(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
-    """(package, constraint, reason) for rows without `needs` (broken versions), for lockgen.ops.resolve."""
+def pre_exclude(ws: Workspace, table: HiddenTable | None = None) -> list[PreExclusion]:
+    """Constraints for rows without `needs` (broken versions), for lockgen.ops.resolve."""
     out = []
     for row in (table or load_hidden()).rows:
         if row.needs is not None:
             continue
         comp = complement(row.versions)
         if comp:
-            out.append((row.package, f"{row.package}{comp}", f"{row.describe()}: {row.why} (tables/data/hidden.toml)"))
+            reason = f"{row.describe()}: {row.why} (tables/data/hidden.toml)"
+            out.append(PreExclusion(row.package, f"{row.package}{comp}", reason))
     return out
 
 
@@ -144,8 +146,8 @@ def excluded_series(version: str, bad: SpecifierSet, bad_is_complement: bool) ->
     return sorted(".".join(map(str, s)) for s in out)
 
 
-def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
-    """(package, version-or-series, reason) that steer uv away from one matched pair."""
+def exclusions(match: PairMatch) -> list[Excluded]:
+    """The versions or series that steer uv away from one matched pair."""
     row = match.row
     reason = f"{match.member}: {match.describe()} - {row.why} (tables/data/hidden.toml)"
     name: str
@@ -156,13 +158,13 @@ def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
         name, version = row.package, match.version
         series = excluded_series(version, row.versions, bad_is_complement=False)
     # the exact version too: lockgen.ops.resolve frees the torch family of the members that hold it
-    return [(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
+    return [Excluded(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
 
 
-def steer(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
-    """What to exclude after a resolution: (package, version series, reason), deduplicated."""
+def steer(ws: Workspace, table: HiddenTable | None = None) -> list[Excluded]:
+    """What to exclude after a resolution (versions or series), deduplicated."""
     out: dict[tuple[str, str], str] = {}
     for m in matches(ws, table):
         for name, series, reason in exclusions(m):
             out.setdefault((name, series), reason)
-    return sorted((n, s, r) for (n, s), r in out.items())
+    return sorted(Excluded(n, s, r) for (n, s), r in out.items())

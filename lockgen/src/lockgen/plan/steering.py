@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from lockgen.model.cudadetect import member_cuda_from
 from lockgen.model.window import Window
 from lockgen.model.workspace import Workspace
+from lockgen.plan.exclusions import Excluded, PreExclusion
 from lockgen.seams.elfscan import BuildRow, load_build_table, lookup_build
 from lockgen.tables.versions import CudaVersion
 
@@ -48,13 +50,13 @@ def outside_driver(row: BuildRow, window: Window, ws: Workspace) -> bool:
     )
 
 
-def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
-    """(constraint, reason) for builds the fleet's driver cannot run, as ranges uv understands.
+def pre_exclude(ws: Workspace) -> list[PreExclusion]:
+    """Constraints for builds the fleet's driver cannot run, as ranges uv understands (for lockgen.ops.resolve).
 
     When every such build of a package is newer than every runnable one, `pkg<first excluded`; when older,
     `pkg>last excluded`. A band in the middle is left to `steer` (PEP 440 has no "or")."""
     window = ws.window
-    out: list[tuple[str, str]] = []
+    out: list[PreExclusion] = []
     by_pkg: dict[str, list[BuildRow]] = {}
     for row in load_build_table():
         if row.local:
@@ -79,20 +81,24 @@ def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
             f"built with CUDA {', '.join(cudas)}, which driver {ws.fleet.driver} cannot run (policy {ws.fleet.policy})"
         )
         if not good or all(hi(g) < first_bad for g in good):
-            out.append((f"{pkg}<{first_bad}", reason))
+            out.append(PreExclusion(pkg, f"{pkg}<{first_bad}", reason))
         elif all(lo(g) > last_bad for g in good):
-            out.append((f"{pkg}>{last_bad}", reason))
+            out.append(PreExclusion(pkg, f"{pkg}>{last_bad}", reason))
     return out
 
 
-def pre_exclude(ws: Workspace) -> list[tuple[str, str, str]]:
-    """The pre-resolution exclusions as (package, constraint, reason) for lockgen.ops.resolve."""
-    return [(c.split("<")[0].split(">")[0], c, r) for c, r in pre_constraints(ws)]
+class BuildMismatch(NamedTuple):
+    """An installed build of `package` whose CUDA disagrees with `member`'s torch, and how (`reason`)."""
+
+    member: str
+    package: str
+    version: str
+    reason: str
 
 
-def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:
-    """(member, package, version, reason) for each installed build whose CUDA disagrees with the member's torch:
-    a different major (the library cannot load: another libcudart SONAME), or no build for torch's major."""
+def mismatches(ws: Workspace) -> list[BuildMismatch]:
+    """Each installed build whose CUDA disagrees with the member's torch: a different major (the library cannot
+    load: another libcudart SONAME), or no build for torch's major."""
     out = []
     for member in ws.members:
         if not ws.lock.by_name(member):
@@ -110,20 +116,15 @@ def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:
                 continue
             built = row.cuda_for_torch(str(torch_cuda))
             if built is None:
-                out.append((member, name, pkg.version, f"has no build for CUDA {torch_cuda.major} (torch {mc.torch})"))
+                reason = f"has no build for CUDA {torch_cuda.major} (torch {mc.torch})"
+                out.append(BuildMismatch(member, name, pkg.version, reason))
             elif CudaVersion.parse(built).major != torch_cuda.major:
                 links = f", links {row.links}" if row.links else ""
-                out.append(
-                    (
-                        member,
-                        name,
-                        pkg.version,
-                        f"is a CUDA {built} build{links}; torch {mc.torch} is CUDA {torch_cuda}",
-                    )
-                )
+                reason = f"is a CUDA {built} build{links}; torch {mc.torch} is CUDA {torch_cuda}"
+                out.append(BuildMismatch(member, name, pkg.version, reason))
     return out
 
 
-def steer(ws: Workspace) -> list[tuple[str, str, str]]:
-    """Builds to exclude after a resolution: (package, version, reason)."""
-    return sorted({(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})
+def steer(ws: Workspace) -> list[Excluded]:
+    """Builds to exclude after a resolution."""
+    return sorted({Excluded(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})

@@ -31,6 +31,7 @@ from typing import Any
 
 from lockgen.errors import InputError
 from lockgen.model.cudadetect import member_cuda
+from lockgen.model.workspace import Workspace
 from lockgen.tables.knowledge import Knowledge
 from lockgen.tables.versions import CudaVersion
 
@@ -225,7 +226,7 @@ def _entry(cuda: CudaVersion, knowledge: Knowledge, member: str) -> dict[str, st
     return {"cuda": str(cuda), "nix_attr": release.nix_attr}
 
 
-def member_entries(ws: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def member_entries(ws: Workspace) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Per member with CUDA-linked packages: its CUDA and nixpkgs set; and per member that has none to give, why.
 
     Members without any CUDA-linked package (CPU-only, like lockgen itself) get no entry and no problem.
@@ -325,7 +326,7 @@ def image_wheels(lock: Any, member: str, machine: str, python: str, root: Path |
     return out
 
 
-def toolchain_for(ws: Any) -> dict[str, Any]:
+def toolchain_for(ws: Workspace) -> dict[str, Any]:
     """The toolchain the lock needs, as the JSON-ready dict flake.nix reads (reads flake.lock next to the lock).
 
     Keys: schema, python ("3.12"), driver_policy (the fleet's), members ({member: {cuda, nix_attr, input[, missing]}}),

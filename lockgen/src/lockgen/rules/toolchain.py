@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgen.errors import InputError
+from lockgen.model.workspace import Workspace
 from lockgen.plan.toolchain import (
     FLAKE_LOCK,
     FLAKE_NIX,
@@ -185,7 +186,7 @@ def toolchain_warnings_for(
     return out
 
 
-def _actual_and_expected(ws: Any) -> tuple[Any, dict[str, Any] | None, list[Violation], frozenset[str]]:
+def _actual_and_expected(ws: Workspace) -> tuple[Any, dict[str, Any] | None, list[Violation], frozenset[str]]:
     """(parsed nix/toolchain.json or None, expected toolchain or None, early violations, members to skip)."""
     root = Path(ws.root)
     path = root / TOOLCHAIN_FILE
@@ -211,7 +212,7 @@ def _actual_and_expected(ws: Any) -> tuple[Any, dict[str, Any] | None, list[Viol
     return actual, expected, [], frozenset(problems)
 
 
-def rule_toolchain(ws: Any) -> list[Violation]:
+def rule_toolchain(ws: Workspace) -> list[Violation]:
     """nix/toolchain.json agrees with uv.lock (each member's CUDA, set and input, the Python, the fleet policy, the
     images' wheels) and with the nixpkgs inputs flake.lock pins.
 
@@ -224,7 +225,7 @@ def rule_toolchain(ws: Any) -> list[Violation]:
     return compare_toolchain(expected, actual, skip)
 
 
-def toolchain_warnings(ws: Any) -> list[Violation]:
+def toolchain_warnings(ws: Workspace) -> list[Violation]:
     """The toolchain rule's warnings for this workspace (see `toolchain_warnings_for`); empty without a toolchain."""
     root = Path(ws.root)
     path = root / TOOLCHAIN_FILE
