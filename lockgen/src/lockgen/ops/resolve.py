@@ -304,7 +304,7 @@ class _Relock:
         self.floors: dict[str, dict[str, str]] = {}
         self.upgrade: set[str] = set()
         self.extra_constraints: list[str] = []
-        self.pre: list[PreExclusion] = list(pre_exclude(ws) if pre_exclude else [])
+        self.pre: tuple[PreExclusion, ...] = tuple(pre_exclude(ws) if pre_exclude else ())  # fixed for the run
         # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
         self.steered: list[Excluded] = list(_previous_exclusions(ws))
         self.entries: list[str] = []
@@ -627,7 +627,7 @@ class _Relock:
         return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
-def _excl(pre: list[PreExclusion], steered: list[Excluded]) -> tuple[PreExclusion, ...]:
+def _excl(pre: Sequence[PreExclusion], steered: Sequence[Excluded]) -> tuple[PreExclusion, ...]:
     return tuple(pre) + tuple(PreExclusion(n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
 
 
@@ -644,7 +644,7 @@ def _previous_exclusions(ws: Workspace) -> list[Excluded]:
     return out
 
 
-def _must_move(ws: Workspace, member: str, pre: list[PreExclusion]) -> set[str]:
+def _must_move(ws: Workspace, member: str, pre: Sequence[PreExclusion]) -> set[str]:
     """The packages to re-resolve for a member the fleet no longer admits (empty when it still fits)."""
     from packaging.requirements import Requirement
 
