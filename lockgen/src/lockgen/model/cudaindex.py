@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lockgen.model.window import Window
 from lockgen.tables.versions import CudaVersion
+
+
+class IndexChoice(NamedTuple):
+    """The CUDA variant chosen from a cuda-index (`cu128`) and its URL."""
+
+    label: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -23,13 +31,13 @@ class CudaIndex:
 
         return redact_url(self.url)
 
-    def choose(self, window: Window) -> tuple[str, str] | None:
-        """(label, url) of the newest variant whose CUDA lies inside the window, or None."""
+    def choose(self, window: Window) -> IndexChoice | None:
+        """The newest variant whose CUDA lies inside the window, or None."""
         inside = [(CudaVersion.parse(v), v) for v in self.variants if window.allows(CudaVersion.parse(v))]
         if not inside:
             return None
         cuda, label = max(inside)
-        return label, self.url.format(label=label, cuda=str(cuda))
+        return IndexChoice(label, self.url.format(label=label, cuda=str(cuda)))
 
 
 def cuda_index_from_config(table: object, file: str = "pyproject.toml") -> CudaIndex | None:

@@ -784,7 +784,7 @@ def _arch_torch_fix(cc: str | None, ctx: ExplainContext | None, catalog: Catalog
             if max_cuda is not None and cuda > max_cuda:
                 continue
             row = table.lookup(v, cuda)
-            if row is None or not arch_supported(cc, row.archs)[0]:
+            if row is None or not arch_supported(cc, row.archs).runs:
                 continue
             need = (ctx.knowledge if ctx is not None else load_knowledge()).required_driver(cuda)
             tail = f", needs driver >= {need}" if need else ""

@@ -382,7 +382,7 @@ class _Relock:
         }
         if self.cuda_index and self.chosen:
             self.reporter.step(
-                f"CUDA index: {self.chosen[0]} ({self.chosen[1]}) for {', '.join(self.cuda_index.packages)}"
+                f"CUDA index: {self.chosen.label} ({self.chosen.url}) for {', '.join(self.cuda_index.packages)}"
             )
         elif self.cuda_index:
             self.reporter.step(
@@ -431,7 +431,7 @@ class _Relock:
         if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
             chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
             text = set_cuda_index(
-                text, f"lockgen-{chosen[0]}" if chosen else None, chosen[1] if chosen else None, packages
+                text, f"lockgen-{chosen.label}" if chosen else None, chosen.url if chosen else None, packages
             )
         return text
 

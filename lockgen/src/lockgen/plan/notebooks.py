@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from lockgen.errors import InputError
 from lockgen.model.lockfile import normalize
@@ -74,11 +75,19 @@ def check_path(root: Path, rel: str, key: str) -> None:
         raise InputError("pyproject.toml", key, f"{rel!r} is not a regular file")
 
 
-def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
-    """(path, current text, text with the header the lock gives)."""
+class Refreshed(NamedTuple):
+    """A notebook's file, its text now, and its text with the header the lock gives."""
+
+    path: Path
+    current: str
+    new: str
+
+
+def refreshed(ws: Workspace, nb: Notebook) -> Refreshed:
+    """The notebook's text now and with the header the lock gives."""
     path = ws.root / nb.path
     try:
         current = path.read_bytes().decode("utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(nb.path, None, f"cannot be read: {e}") from None
-    return path, current, pep723_text(ws, nb.member, current, nb.path)
+    return Refreshed(path, current, pep723_text(ws, nb.member, current, nb.path))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lockgen.errors import InputError
 from lockgen.model.cudadetect import member_cuda
@@ -226,7 +226,14 @@ def _entry(cuda: CudaVersion, knowledge: Knowledge, member: str) -> dict[str, st
     return {"cuda": str(cuda), "nix_attr": release.nix_attr}
 
 
-def member_entries(ws: Workspace) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+class MemberEntries(NamedTuple):
+    """The toolchain entries the lock gives (member -> its CUDA and nixpkgs set), and why the others have none."""
+
+    entries: dict[str, dict[str, str]]
+    problems: dict[str, str]  # member -> why it has no entry
+
+
+def member_entries(ws: Workspace) -> MemberEntries:
     """Per member with CUDA-linked packages: its CUDA and nixpkgs set; and per member that has none to give, why.
 
     Members without any CUDA-linked package (CPU-only, like lockgen itself) get no entry and no problem.
@@ -250,7 +257,7 @@ def member_entries(ws: Workspace) -> tuple[dict[str, dict[str, str]], dict[str, 
             entries[name] = _entry(mc.cuda, ws.knowledge, name)
         except InputError as e:
             problems[name] = e.message
-    return entries, problems
+    return MemberEntries(entries, problems)
 
 
 def with_input(entry: Mapping[str, str], who: str, inputs: tuple[PinnedInput, ...] | None) -> dict[str, Any]:

@@ -4,29 +4,35 @@ lockgen.rules.checking runs it (`--no-uv` skips it); it never goes online."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from lockgen.model.workspace import Workspace
 from lockgen.rules import Violation
 
 
-def freshness(
-    ws: Workspace, runner: Callable[..., Any] | None = None
-) -> tuple[list[Violation], list[str], bool | None]:
-    """`uv lock --check --offline`: (violations, warnings, fresh?)."""
+class Freshness(NamedTuple):
+    """What `uv lock --check --offline` said: a stale-lock violation, warnings, and whether the lock is fresh."""
+
+    violations: list[Violation]
+    warnings: list[str]
+    fresh: bool | None  # None: not decided offline
+
+
+def freshness(ws: Workspace, runner: Callable[..., Any] | None = None) -> Freshness:
+    """Run `uv lock --check --offline` and read its answer."""
     from lockgen.errors import UvError
     from lockgen.seams.uvtool import classify_uv_failure, run_uv
 
     try:
         res = (runner or run_uv)(["lock", "--check", "--offline"], cwd=ws.root)
     except UvError as e:
-        return [], [f"lock freshness not checked: {e}"], None
+        return Freshness([], [f"lock freshness not checked: {e}"], None)
     fresh = lock_fresh_violations(res.returncode, res.stderr)
     if fresh is not None:
-        return fresh, [], not fresh
+        return Freshness(fresh, [], not fresh)
     failure = classify_uv_failure(res.stderr, res.returncode)
     why = str(failure)
-    return (
+    return Freshness(
         [],
         [
             f"lock freshness not decided offline ({why}); decide it online with `uv lock --check` "

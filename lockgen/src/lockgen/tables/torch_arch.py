@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -98,7 +98,14 @@ def arch_entries(archs: tuple[str, ...]) -> tuple[tuple[tuple[int, int], bool], 
     return tuple(out)
 
 
-def arch_supported(cc: str, archs: tuple[str, ...]) -> tuple[bool, str]:
+class ArchSupport(NamedTuple):
+    """Whether a build runs on a compute capability, and how (`sm_86 kernels`, `PTX for compute_90, JIT-compiled`)."""
+
+    runs: bool
+    how: str
+
+
+def arch_supported(cc: str, archs: tuple[str, ...]) -> ArchSupport:
     """Whether a build with `archs` runs on compute capability `cc`, and how: a cubin of the same major and a minor
     at most cc's (CUDA binary compatibility), or PTX of an older-or-equal architecture that the driver JIT-compiles."""
     major, minor = parse_cc(cc)
@@ -106,9 +113,9 @@ def arch_supported(cc: str, archs: tuple[str, ...]) -> tuple[bool, str]:
     cubins = [c for c, ptx in entries if not ptx and cubin_runs_on(f"{c[0]}.{c[1]}", cc)]
     if cubins:
         best = max(cubins)
-        return True, f"sm_{best[0]}{best[1]} kernels"
+        return ArchSupport(True, f"sm_{best[0]}{best[1]} kernels")
     ptxs = [c for c, ptx in entries if ptx and c <= (major, minor)]
     if ptxs:
         best = max(ptxs)
-        return True, f"PTX for compute_{best[0]}{best[1]}, JIT-compiled by the driver"
-    return False, ""
+        return ArchSupport(True, f"PTX for compute_{best[0]}{best[1]}, JIT-compiled by the driver")
+    return ArchSupport(False, "")
