@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from lockgen.model.workspace import Workspace
 from lockgen.rules import (
     Violation,
+    lock_fresh_violations,
     rule_cuda_window,
     rule_hashes_and_indexes,
     rule_one_cuda,
     rule_strict_pins,
 )
-from lockgen.rules.fresh import lock_fresh_violations
 from locks import dep, lock_doc, member_pkg, pkg, runtime, workspace
 
 

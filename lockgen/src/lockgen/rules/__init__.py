@@ -292,3 +292,25 @@ def rule_sources(ws: Workspace) -> list[Violation]:
 
 
 rule_hashes_and_indexes = rule_sources  # the name earlier versions used
+
+
+def lock_fresh_violations(returncode: int, stderr: str) -> list[Violation] | None:
+    """(e) Interpret `uv lock --check`: [] when fresh, a violation when stale, None when uv failed otherwise."""
+    if returncode == 0:
+        return []
+    text = stderr.lower()
+    if "needs to be updated" in text or "lockfile" in text and "out of date" in text:
+        return [
+            Violation(
+                "lock-fresh",
+                "uv.lock",
+                "uv.lock does not match the pyprojects (`uv lock --check` failed): " + _last_line(stderr),
+                "run `lockgen lock` (or `uv lock`) and commit uv.lock",
+            )
+        ]
+    return None
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""

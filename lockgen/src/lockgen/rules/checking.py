@@ -12,8 +12,7 @@ from typing import Any
 
 from lockgen.model.environments import Environment
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
-from lockgen.rules.fresh import freshness
+from lockgen.rules import Violation, lock_fresh_violations
 from lockgen.rules.registry import run_notes, run_rules
 
 
@@ -37,8 +36,34 @@ class CheckReport:
         return not self.violations
 
 
+def freshness(
+    ws: Workspace, runner: Callable[..., Any] | None = None
+) -> tuple[list[Violation], list[str], bool | None]:
+    """`uv lock --check --offline`: (violations, warnings, fresh?)."""
+    from lockgen.errors import UvError
+    from lockgen.seams.uvtool import classify_uv_failure, run_uv
+
+    try:
+        res = (runner or run_uv)(["lock", "--check", "--offline"], cwd=ws.root)
+    except UvError as e:
+        return [], [f"lock freshness not checked: {e}"], None
+    fresh = lock_fresh_violations(res.returncode, res.stderr)
+    if fresh is not None:
+        return fresh, [], not fresh
+    failure = classify_uv_failure(res.stderr, res.returncode)
+    why = str(failure)
+    return (
+        [],
+        [
+            f"lock freshness not decided offline ({why}); decide it online with `uv lock --check` "
+            "(or `lockgen check` once uv's cache has the packages)"
+        ],
+        None,
+    )
+
+
 def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
-    """Run every rule of the registry (and, with `use_uv`, lock-fresh: uv's offline freshness check)."""
+    """Run every rule of lockgen.rules.registry (and, with `use_uv`, lock-fresh: uv's offline freshness check)."""
     violations = run_rules(ws)
     notes = tuple(run_notes(ws))
     warnings = list(ws.window.warnings)

@@ -24,7 +24,7 @@ class RuleEntry:
 
     names: tuple[str, ...]  # Violation.rule values ("index", "hash", "source" come from one function)
     help: str  # one line for `lockgen check --help`
-    check: Rule | None  # None: lock-fresh, which runs uv (lockgen.rules.fresh; run_check runs it unless --no-uv)
+    check: Rule | None  # None: lock-fresh, which runs uv (lockgen.rules.checking.run_check runs it unless --no-uv)
     notes: Rule | None = None  # findings that warn and never fail
     project: bool = False  # about how the project is written: lock/bump report it through `check`, never refuse
 
