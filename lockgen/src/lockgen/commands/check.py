@@ -17,21 +17,19 @@ exit codes: 0 clean, 1 violations, 2 bad input
 """
 
 
-class _RulesHelp(argparse.RawDescriptionHelpFormatter):
-    """Lists the rules of lockgen.rules.registry under the description - imported only when help is printed, so that
-    building the parser (every command) does not import every rule."""
-
-    def add_text(self, text: str | None) -> None:
-        if text == DESCRIPTION:
-            from lockgen.rules.registry import help_text
-
-            text = f"{text}\n{help_text()}"
-        super().add_text(text)
-
-
 def register(sub: Any) -> None:
-    """Add the `check` command."""
-    p = sub.add_parser("check", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=_RulesHelp)
+    """Add the `check` command. Its help lists lockgen.rules.registry, imported only when the help is printed (so
+    that building the parser does not import every rule)."""
+
+    class RulesHelp(argparse.RawDescriptionHelpFormatter):
+        def add_text(self, text: str | None) -> None:
+            if text == DESCRIPTION:
+                from lockgen.rules.registry import help_text
+
+                text = f"{text}\n{help_text()}"
+            super().add_text(text)
+
+    p = sub.add_parser("check", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=RulesHelp)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--no-uv", action="store_true", help="skip the lock-freshness check (no uv run)")
     p.set_defaults(func=run)
