@@ -322,7 +322,7 @@ def _arch_fix(
     archs: tuple[str, ...] | None = None,
 ) -> str:
     entries = arch_entries(archs) if archs else ()
-    newest = max((c for c, _ in entries), default=None)
+    newest = max((e.cc for e in entries), default=None)
     if newest is not None and parse_cc(cc) > newest:
         return (
             "this GPU is newer than the build: move to a newer torch/CUDA with `lockgen bump torch` "

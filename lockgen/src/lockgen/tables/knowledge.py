@@ -138,13 +138,16 @@ class Knowledge:
 
 
 def cubin_runs_on(built: str, cc: str) -> bool:
-    """CUDA binary compatibility: a cubin built for compute capability `built` (sm_XY) runs on a GPU of compute
+    """CUDA binary compatibility: a cubin built for compute capability `built` (sm_XY, "X.Y") runs on a GPU of compute
     capability `cc` (X.Z) when the majors are equal and Z >= Y; never on an older minor or another major. Source:
     NVIDIA's compatibility guides ("A cubin generated for a certain compute capability is supported to run on any GPU
     with the same major revision and same or higher minor revision"; tables/data/cuda.toml [sources] binary_compat).
-    Architecture-specific cubins (sm_90a, sm_100a) are the exception: they run on their own compute capability only;
-    lockgen's tables name plain targets."""
-    b, c = parse_cc(built), parse_cc(cc)
+
+    An architecture-specific target ("X.Ya", sm_90a, sm_100a) runs on X.Y only; a family-specific one ("X.Yf", CUDA
+    12.9+) follows the plain rule (cuda.toml [sources] arch_specific)."""
+    if built.endswith("a"):
+        return parse_cc(built[:-1]) == parse_cc(cc)
+    b, c = parse_cc(built.removesuffix("f")), parse_cc(cc)
     return b[0] == c[0] and b[1] <= c[1]
 
 

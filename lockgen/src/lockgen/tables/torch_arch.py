@@ -75,26 +75,44 @@ def load_arch_table() -> ArchTable:
     return parse_arch_table(tomllib.loads(text))
 
 
-def arch_entries(archs: tuple[str, ...]) -> tuple[tuple[tuple[int, int], bool], ...]:
-    """Normalise "7.5", "12.0+PTX", "sm_75", "compute_120", "sm_90a" into ((major, minor), is_ptx) entries."""
-    out: list[tuple[tuple[int, int], bool]] = []
+class ArchEntry(NamedTuple):
+    """One architecture of a build: its compute capability, whether it is PTX (JIT-compiled by the driver) rather
+    than a cubin, and whether it is architecture-specific (sm_90a: runs on 9.0 only)."""
+
+    cc: tuple[int, int]
+    ptx: bool
+    specific: bool = False
+
+    def runs_on(self, cc: str) -> bool:
+        """Whether this code runs on compute capability `cc`: a cubin by binary compatibility (`cubin_runs_on`), PTX on
+        its own or any newer architecture - an architecture-specific one on its own only."""
+        target = f"{self.cc[0]}.{self.cc[1]}" + ("a" if self.specific else "")
+        if not self.ptx:
+            return cubin_runs_on(target, cc)
+        return self.cc == parse_cc(cc) if self.specific else self.cc <= parse_cc(cc)
+
+
+def arch_entries(archs: tuple[str, ...]) -> tuple[ArchEntry, ...]:
+    """Normalise "7.5", "12.0+PTX", "sm_75", "compute_120", "sm_90a", "sm_100f" into entries."""
+    out: list[ArchEntry] = []
     for a in archs:
         a = a.strip()
         if a.startswith(("sm_", "compute_")):
-            digits = "".join(ch for ch in a.split("_", 1)[1] if ch.isdigit())
+            tail = a.split("_", 1)[1]
+            digits = "".join(ch for ch in tail if ch.isdigit())
             if len(digits) < 2:
                 continue
             cc = (int(digits[:-1]), int(digits[-1]))
-            out.append((cc, a.startswith("compute_")))
+            out.append(ArchEntry(cc, a.startswith("compute_"), tail.endswith("a")))
             continue
         ptx = a.endswith("+PTX")
         try:
             cc = parse_cc(a.removesuffix("+PTX"))
         except ValueError:
             continue
-        out.append((cc, False))
+        out.append(ArchEntry(cc, False))
         if ptx:
-            out.append((cc, True))
+            out.append(ArchEntry(cc, True))
     return tuple(out)
 
 
@@ -107,14 +125,14 @@ class ArchSupport(NamedTuple):
 
 def arch_supported(cc: str, archs: tuple[str, ...]) -> ArchSupport:
     """Whether a build with `archs` runs on compute capability `cc`, and how: a cubin of the same major and a minor
-    at most cc's (CUDA binary compatibility), or PTX of an older-or-equal architecture that the driver JIT-compiles."""
-    major, minor = parse_cc(cc)
+    at most cc's (CUDA binary compatibility), or PTX of an older-or-equal architecture that the driver JIT-compiles
+    (`ArchEntry.runs_on`)."""
     entries = arch_entries(archs)
-    cubins = [c for c, ptx in entries if not ptx and cubin_runs_on(f"{c[0]}.{c[1]}", cc)]
+    cubins = [e.cc for e in entries if not e.ptx and e.runs_on(cc)]
     if cubins:
         best = max(cubins)
         return ArchSupport(True, f"sm_{best[0]}{best[1]} kernels")
-    ptxs = [c for c, ptx in entries if ptx and c <= (major, minor)]
+    ptxs = [e.cc for e in entries if e.ptx and e.runs_on(cc)]
     if ptxs:
         best = max(ptxs)
         return ArchSupport(True, f"PTX for compute_{best[0]}{best[1]}, JIT-compiled by the driver")
