@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import WORKSPACE
 from hypothesis import given
 from hypothesis import strategies as st
 from lockgen.cli import main
@@ -26,8 +27,9 @@ from lockgen.plan.export import (
 )
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = WORKSPACE  # the frozen copy of this repository's workspace (read only), not the live lock
 NOTEBOOK = ROOT / "notebooks" / "train_smoke.py"
+REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "train_smoke.py"  # the repository's own
 PYPI = "https://pypi.org/simple"
 CU = "https://download.pytorch.org/whl/cu128"
 
@@ -299,13 +301,13 @@ def test_notebook_header_matches_the_lock() -> None:
 
 
 def test_notebook_is_a_marimo_app_with_the_smoke_cells() -> None:
-    text = NOTEBOOK.read_text(encoding="utf-8")
+    text = REPO_NOTEBOOK.read_text(encoding="utf-8")
     block = find_script_block(text)
     assert block is not None
     body = text[block.end :]
     assert "app = marimo.App(" in body and 'if __name__ == "__main__":\n    app.run()' in body
     assert "import unsloth" in body and "SFTTrainer(" in body and "get_peft_model(" in body
-    compile(text, str(NOTEBOOK), "exec")
+    compile(text, str(REPO_NOTEBOOK), "exec")
 
 
 def _locked_version(member: str, name: str) -> str:

@@ -19,14 +19,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import WORKSPACE
 from lockgen.cli import main
 from lockgen.model.lockfile import parse_lock
 from lockgen.plan.export import member_export, render_colab, render_script_toml
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = WORKSPACE  # the frozen copy of this repository's workspace (read only), not the live lock
 NOTEBOOK = ROOT / "notebooks" / "train_smoke.py"
-COLAB = ROOT / "lockgen" / "src" / "lockgen" / "tables" / "data" / "colab.toml"
+COLAB = Path(__file__).resolve().parents[1] / "lockgen" / "src" / "lockgen" / "tables" / "data" / "colab.toml"
 PYPI = "https://pypi.org/simple"
 X86 = "sys_platform == 'linux' and platform_machine == 'x86_64'"
 ALL = "sys_platform == 'linux' and (platform_machine == 'aarch64' or platform_machine == 'x86_64')"
