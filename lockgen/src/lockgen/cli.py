@@ -98,6 +98,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         module.register(sub)
     for command in sub.choices.values():
         _global_options(command, top=False)
+    if "completion" in sub.choices:  # the completion script lists every command: it gets this builder, not an import
+        sub.choices["completion"].set_defaults(build_parser=build_parser)
     return parser
 
 
@@ -116,18 +118,6 @@ def _root(directory: Path | None) -> Path | None:
         return find_root(Path.cwd())
     except LockgenError:
         return None
-
-
-def require_root(args: argparse.Namespace) -> Path:
-    """The workspace root for commands that need one; a clear error when there is none."""
-    from lockgen.errors import LockgenError
-
-    if args.root is None:
-        raise LockgenError(
-            "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
-        )
-    root: Path = args.root
-    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     import tomlkit
 
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import LockgenError
     from lockgen.model.workspace import load_workspace
     from lockgen.ops.resolve import Request, relock_here, stage_copy

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lockgen.findings import Violation
+from lockgen.rules.registry import run_notes, run_rules
 from lockgen.seams.checkfast import Freshness, PendingFreshness
 
 if TYPE_CHECKING:
@@ -46,21 +47,13 @@ def freshness(ws: Workspace, runner: Callable[..., Any] | None = None) -> Freshn
     return PendingFreshness(ws.root, runner).result()
 
 
-def rule_findings(ws: Workspace) -> tuple[list[Violation], tuple[Violation, ...]]:
-    """Every rule over the workspace: (violations, notes that only warn)."""
-    from lockgen.rules import run_rules
-    from lockgen.rules.gather import extra_rules, extra_warnings
-
-    violations = run_rules(ws) + [v for rule in extra_rules() for v in rule(ws)]
-    notes = tuple(w for check in extra_warnings() for w in check(ws))
-    return violations, notes
-
-
 def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
-    """Run every rule (and, with `use_uv`, uv's offline freshness check, started first and run alongside)."""
+    """Run every rule of lockgen.rules.registry (and, with `use_uv`, lock-fresh: uv's offline freshness check,
+    started first and run alongside the rules)."""
     pending = PendingFreshness(ws.root, runner) if use_uv else None
     try:
-        violations, notes = rule_findings(ws)
+        violations = run_rules(ws)
+        notes = tuple(run_notes(ws))
         warnings = list(ws.window.warnings)
     except BaseException:
         if pending is not None:
