@@ -48,7 +48,7 @@ def uv_runs(tmp: Path) -> list[str]:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted((cache / "lockgen" / "check").glob("*.json"))
+    return sorted((cache / "lockgen" / "check").glob("*.bin"))
 
 
 # ---- the command line ----
@@ -265,3 +265,25 @@ def test_the_verdict_cache_covers_every_file_the_rules_read(workspace_copy: Path
     read = {p[len(root) :] for p in opened if p.startswith(root)}
     assert {"uv.lock", "pyproject.toml", "workspaces/train/pyproject.toml", "notebooks/train_smoke.py"} <= read
     assert read <= {*ROOT_INPUTS, *_read_files(ws)}, read - {*ROOT_INPUTS, *_read_files(ws)}
+
+
+def test_a_cached_check_imports_nothing_heavy(workspace_copy: Path, tmp_path: Path) -> None:
+    """What a cached `lockgen check` imports (python -X importtime): lockgen's light modules only - no argparse,
+    pathlib, re, json, typing, dataclasses, tomllib or packaging, each of which costs more than its whole work."""
+    uv, cache = fake_uv(tmp_path), tmp_path / "cache"
+    assert lockgen(workspace_copy, cache, uv, "check").returncode == 0  # fills the verdict cache
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCKGEN_NO_CACHE",)}
+    env.update(XDG_CACHE_HOME=str(cache), UV=str(uv))
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lockgen", "check"],
+        cwd=workspace_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    heavy = {"argparse", "pathlib", "re", "json", "typing", "dataclasses", "tomllib", "packaging", "subprocess"}
+    assert not heavy & imported, sorted(heavy & imported)
+    assert "lockgen.seams.checkfast" in imported and "lockgen.rules" not in imported

@@ -132,7 +132,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.Mon
     lock = tmp_path / "uv.lock"
     lock.write_text(text)
     first = load_lock(lock)
-    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.bin"))) == 1
     assert load_lock(lock) == first  # served from the cache, same value
     # a changed lock is parsed afresh, never served stale
     changed = text.replace('name = "torch"\nversion = "2.14.0"', 'name = "torch"\nversion = "2.14.9"', 1)
@@ -140,10 +140,10 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.Mon
     lock.write_text(changed)
     versions = {p.version for p in load_lock(lock).by_name("torch")}
     assert "2.14.9" in versions
-    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.json"))) == 2
+    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.bin"))) == 2
     lock.write_text(changed.replace("2.14.9", "2.14.8", 1))
     assert "2.14.8" in {p.version for p in read_lock(lock).by_name("torch")}  # the model's reader: no cache
-    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.json"))) == 2
+    assert len(list((tmp_path / "cache" / "lockgen" / "parsed").glob("*.bin"))) == 2
     assert read_lock(lock) == load_lock(lock)
     lock.write_text(changed)
     monkeypatch.setenv("LOCKGEN_NO_CACHE", "1")

@@ -216,13 +216,17 @@ def plain_check(argv: Sequence[str]) -> argparse.Namespace | None:
 
 
 def _main(argv: Sequence[str] | None, process: bool = False) -> int:
+    import os
+
     from lockgen.errors import LockgenError, OutputClosed
+    from lockgen.seams.locate import locked_root, pending
     from lockgen.seams.uvstart import command_of
 
     line = sys.argv[1:] if argv is None else list(argv)
     args: argparse.Namespace | None = None
     try:
         args = plain_check(line)
+        plain = args is not None
         if args is None:
             parser = build_parser(command_of(line)[0])
             try:
@@ -236,17 +240,19 @@ def _main(argv: Sequence[str] | None, process: bool = False) -> int:
         from lockgen.ui import SETTINGS
 
         SETTINGS.quiet, SETTINGS.progress, SETTINGS.color = args.quiet, not args.no_progress, args.color
-        args.root = _root(args.directory)
+        # a plain `lockgen check` without -C finds a locked root with os.path alone: a str path (check takes both),
+        # so that its fast path imports no pathlib; every other line gets find_root's Path
+        fast = locked_root(os.getcwd()) if plain and args.directory is None else None
+        args.root = fast or _root(args.directory)
         args.cache = process  # commands that keep a cache of verdicts may use it (lockgen check)
-        if args.root is not None:
-            from lockgen.seams.locate import pending
+        if args.root is not None and pending(args.root):
+            from pathlib import Path
 
-            if pending(args.root):
-                from lockgen.seams.txn import recover
+            from lockgen.seams.txn import recover
 
-                said = recover(args.root)
-                if said:
-                    print(f"lockgen: recovered: {said}", file=sys.stderr)
+            said = recover(Path(args.root))
+            if said:
+                print(f"lockgen: recovered: {said}", file=sys.stderr)
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe or a full device is seen here, not at interpreter exit
         return code

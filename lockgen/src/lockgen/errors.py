@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 # C0 and C1 controls and the Unicode line/paragraph separators: everything str.splitlines() breaks a line at
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 
 
 def one_line(text: str) -> str:
     """`text` with control characters (a newline in a TOML key, say) escaped, so an error stays one line."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    import re  # (here, not at the top: every command imports this module, `lockgen check` before anything else)
+
+    return re.sub(_CONTROL, lambda m: repr(m.group())[1:-1], text)
 
 
 class LockgenError(Exception):

@@ -7,7 +7,6 @@ of lockgen's JSON shapes, raised when a field changes meaning or goes away; new 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -58,6 +57,8 @@ def style(text: str, kind: str, stream: TextIO | None = None) -> str:
 
 def print_json(doc: Any, stream: TextIO | None = None) -> None:
     """One JSON document on stdout, `"schema": 1` first."""
+    import json  # (here: `lockgen check` imports this module on its fast path, text output needs no json)
+
     if isinstance(doc, dict):
         doc = {"schema": JSON_SCHEMA, **{k: v for k, v in doc.items() if k != "schema"}}
     json.dump(doc, stream or sys.stdout, indent=2)

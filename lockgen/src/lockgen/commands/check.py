@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from lockgen.commands._root import require_root
     from lockgen.seams.checkfast import PendingFreshness
 
-    root = require_root(args)
+    root = require_root(args)  # a Path, or a str on the plain line's fast path (lockgen.cli._main)
     pending = None if args.no_uv else PendingFreshness(root)
     try:
         doc = _verdict(root, getattr(args, "cache", False))
@@ -172,10 +172,12 @@ def _verdict(root: Any, use_cache: bool) -> dict[str, Any]:
     cache = VerdictCache(root) if use_cache else None
     doc = cache.load(lambda: _member_dirs(root)) if cache is not None else None
     if doc is None:
+        from pathlib import Path
+
         from lockgen.model.workspace import load_workspace
         from lockgen.rules.checking import run_check
 
-        ws = load_workspace(root)
+        ws = load_workspace(Path(root))
         doc = facts(ws, run_check(ws, use_uv=False))
         if cache is not None:
             cache.store(doc, _read_files(ws), _member_dirs(root) if _has_globs(ws.pyproject) else None)
@@ -194,9 +196,11 @@ def _read_files(ws: Any) -> list[str]:
 
 
 def _member_dirs(root: Any) -> list[str]:
+    from pathlib import Path
+
     from lockgen.model.workspace import member_dirs
 
-    return [str(p) for p in member_dirs(root)]
+    return [str(p) for p in member_dirs(Path(root))]
 
 
 def _has_globs(pyproject: Any) -> bool:

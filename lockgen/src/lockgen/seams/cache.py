@@ -1,15 +1,18 @@
-"""lockgen's on-disk cache: JSON documents under `$XDG_CACHE_HOME/lockgen` (`~/.cache/lockgen`), keyed by a digest
-of what they were computed from, so a changed input is never served stale. A seam: the model stays pure (values in,
-values out) and asks this module for nothing; the readers that want a cache (lockgen.model.workspace for the parsed
-lock, `lockgen check` for its whole verdict) call it. `LOCKGEN_NO_CACHE=1` turns it off. A cache is never an error:
-whatever cannot be read or written is simply recomputed.
+"""lockgen's on-disk cache: documents (dicts, lists, strings, numbers) under `$XDG_CACHE_HOME/lockgen`
+(`~/.cache/lockgen`), keyed by a digest of what they were computed from, so a changed input is never served stale.
+A seam: the model stays pure (values in, values out) and asks this module for nothing; the readers that want a cache
+(lockgen.model.workspace for the parsed lock, `lockgen check` for its whole verdict) call it. `LOCKGEN_NO_CACHE=1`
+turns it off. A cache is never an error: whatever cannot be read or written is simply recomputed.
 
-Kept light on purpose (os, json, hashlib): `lockgen check` consults it before importing anything else.
+Kept light on purpose (os, marshal, CPython's own SHA-256): `lockgen check` consults it before importing anything
+else. Documents are stored with `marshal`, the format of Python's own `__pycache__` files, read under the same trust
+(a folder only the user writes): built in, so loading costs no import, and several times faster than JSON. A
+document another Python version cannot read is simply a miss.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 
@@ -42,9 +45,9 @@ def load(kind: str, key: str) -> Any:
     if d is None:
         return None
     try:
-        with open(os.path.join(d, f"{key}.json"), "rb") as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
+        with open(os.path.join(d, f"{key}.bin"), "rb") as f:
+            return marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
         return None
 
 
@@ -55,13 +58,13 @@ def store(kind: str, key: str, doc: Any, keep: int = KEEP) -> None:
         return
     try:
         os.makedirs(d, exist_ok=True)
-        path = os.path.join(d, f"{key}.json")
+        path = os.path.join(d, f"{key}.bin")
         tmp = f"{path}.{os.getpid()}.tmp"
-        text = json.dumps(doc, separators=(",", ":"))  # dumps: the C encoder (dump to a file is pure Python)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        data = marshal.dumps(doc)
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
-        entries = [e for e in os.scandir(d) if e.name.endswith(".json")]
+        entries = [e for e in os.scandir(d) if e.name.endswith(".bin")]
         entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
         for e in entries[keep:]:
             os.unlink(e.path)
@@ -71,7 +74,7 @@ def store(kind: str, key: str, doc: Any, keep: int = KEEP) -> None:
 
 def toml_document(raw: bytes, display: str) -> dict[str, Any]:
     """`raw` (a TOML file's bytes) parsed, from the cache when these exact bytes were parsed before. The pure-Python
-    tomllib takes most of the time of reading a 300 KB uv.lock; its JSON form loads several times faster. Raises
+    tomllib takes most of the time of reading a 300 KB uv.lock; the stored form loads many times faster. Raises
     tomllib.TOMLDecodeError or UnicodeDecodeError like tomllib does."""
     key = sha256(raw).hexdigest()
     data = load("parsed", key)

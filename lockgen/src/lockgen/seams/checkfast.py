@@ -7,11 +7,12 @@ check whose inputs did not change costs Python's start, reading the inputs' dige
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and pyright read the name)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
 
     from lockgen.findings import Violation
@@ -27,7 +28,7 @@ class PendingFreshness:
     Takes the uv that lockgen's entry point started before anything was imported (lockgen.seams.uvstart), else starts
     one now (lockgen.seams.uvtool.start_uv); with a `runner` (tests, fakes) runs it through that, at once."""
 
-    def __init__(self, root: Path, runner: Callable[..., Any] | None = None) -> None:
+    def __init__(self, root: str | Path, runner: Callable[..., Any] | None = None) -> None:
         from lockgen.seams import uvstart
 
         self._done: Freshness | None = None
@@ -126,12 +127,12 @@ class VerdictCache:
 
     KIND = "check"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str | Path) -> None:
         from lockgen.seams import cache
 
-        self.root = root
-        parts = [cache.code_fingerprint(), str(root)]
-        parts += [f"{rel}={cache.file_digest(str(root / rel))}" for rel in ROOT_INPUTS]
+        self.root = os.fspath(root)
+        parts = [cache.code_fingerprint(), self.root]
+        parts += [f"{rel}={cache.file_digest(os.path.join(self.root, rel))}" for rel in ROOT_INPUTS]
         self.key = cache.digest(parts)
 
     def load(self, member_dirs: Callable[[], list[str]]) -> Any:
@@ -143,7 +144,7 @@ class VerdictCache:
         if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict) or "doc" not in entry:
             return None
         for rel, want in entry["files"].items():
-            if cache.file_digest(str(self.root / rel)) != want:
+            if cache.file_digest(os.path.join(self.root, rel)) != want:
                 return None
         if entry.get("dirs") is not None:
             try:
@@ -159,7 +160,8 @@ class VerdictCache:
         globs)."""
         from lockgen.seams import cache
 
-        entry: dict[str, Any] = {"files": {rel: cache.file_digest(str(self.root / rel)) for rel in files}, "doc": doc}
+        digests = {rel: cache.file_digest(os.path.join(self.root, rel)) for rel in files}
+        entry: dict[str, Any] = {"files": digests, "doc": doc}
         if dirs is not None:
             entry["dirs"] = dirs
         cache.store(self.KIND, self.key, entry)

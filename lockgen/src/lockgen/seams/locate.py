@@ -64,6 +64,6 @@ JOURNAL_DIR = ".lockgen"
 JOURNAL = "journal.json"
 
 
-def pending(root: Path) -> bool:
+def pending(root: str | Path) -> bool:
     """Whether an interrupted transaction left a journal."""
-    return (root / JOURNAL_DIR / JOURNAL).is_file()
+    return os.path.isfile(os.path.join(root, JOURNAL_DIR, JOURNAL))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from lockgen.errors import OutputClosed, OutputError
 
@@ -18,7 +17,15 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy and
 if TYPE_CHECKING:  # (every command imports this module first: nothing it does not need)
     from typing import Any, TextIO
 
-_AUTHORITY_END = re.compile(r"[/\s\"'<>]")
+_AUTHORITY_END = r"[/\s\"'<>]"  # compiled when first needed: every command imports this module, most print no URL
+
+
+def _authority_end(text: str, start: int) -> int:
+    """Where the authority that starts at `start` ends (the first "/", quote, "<", ">" or white space)."""
+    import re  # (re caches the compiled pattern)
+
+    m = re.compile(_AUTHORITY_END).search(text, start)
+    return m.start() if m else len(text)
 
 
 def _mask(userinfo: str) -> str:
@@ -38,8 +45,7 @@ def redact_text(text: str) -> str:
     i = text.find("://")
     while i != -1:
         start = i + 3
-        m = _AUTHORITY_END.search(text, start)
-        end = m.start() if m else len(text)
+        end = _authority_end(text, start)
         at = text.rfind("@", start, end)
         if at != -1:
             out += [text[pos:start], _mask(text[start:at]), "@"]
@@ -59,8 +65,7 @@ def strip_credentials(url: str) -> str:
     i = url.find("://")
     if i == -1:
         return url
-    m = _AUTHORITY_END.search(url, i + 3)
-    at = url.rfind("@", i + 3, m.start() if m else len(url))
+    at = url.rfind("@", i + 3, _authority_end(url, i + 3))
     return url if at == -1 else url[: i + 3] + url[at + 1 :]
 
 

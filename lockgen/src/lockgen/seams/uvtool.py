@@ -95,7 +95,7 @@ class RunningUv:
         self._proc.communicate()
 
 
-def start_uv(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> RunningUv:
+def start_uv(args: Sequence[str], cwd: str | Path, env: Mapping[str, str] | None = None) -> RunningUv:
     """Start `uv ARGS` in `cwd` and return at once (what `run_uv` does without waiting); UvError when uv is not
     there. For short read-only runs (`uv lock --check`) that lockgen overlaps with its own work."""
     argv = (find_uv(), *args)
