@@ -17,12 +17,14 @@ the directory before lockgen exits.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import selectors
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +34,9 @@ from types import FrameType
 from typing import Any
 
 from lockgen.errors import LockgenError
-from lockgen.txn import Interrupted
+from lockgen.txn import Interrupted, atomic_write
 from lockgen.ui import JSON_SCHEMA, Reporter
+from lockgen.uvtool import UvResult
 
 Row = dict[str, Any]  # one row of `matrix --json` (docs/json.md)
 OnRow = Callable[[int, Row, float], None]  # (rows finished so far, the row, its seconds)
@@ -121,7 +124,77 @@ def kind_of(e: Exception) -> str:
     return "error"
 
 
+def cache_first(args: Sequence[str], cwd: Path, ready: Path | None = None, **kwargs: Any) -> UvResult:
+    """A row's uv: `uv lock` from uv's cache first (`--offline`: no revalidation request per index page), online
+    when that fails for a reason other than a plain "no solution" (a page or a file the cache lacks, a network or
+    build failure, which must be told online). With `ready`, waits until that file exists: the matrix's one
+    revalidation of the cache (`start_refresh`) has ended."""
+    from lockgen.uvtool import classify_uv_failure, run_uv
+
+    while ready is not None and not ready.exists():
+        time.sleep(0.02)
+    if args and args[0] == "lock" and "--offline" not in args:
+        res = run_uv([*args, "--offline"], cwd, **kwargs)
+        if res.returncode == 0 or classify_uv_failure(res.stderr, res.returncode).kind == "no-solution":
+            return res
+    return run_uv(args, cwd, **kwargs)
+
+
+REFRESH = ("lock", "--dry-run", "--refresh")  # every index page and file the project's resolution reads, revalidated
+
+
+def start_refresh(base: Path) -> subprocess.Popen[bytes]:
+    """Start the matrix's one revalidation of uv's cache (`uv lock --dry-run --refresh` in the base copy: nothing is
+    written), so that rows resolving from the cache see the index as `lock` would. Its stdout pipe closes when it
+    ends (a selector can wait on it); it runs in its own session and dies with lockgen (PR_SET_PDEATHSIG)."""
+    from lockgen.uvtool import _die_with_parent, find_uv
+
+    return subprocess.Popen(
+        [find_uv(), *REFRESH],
+        cwd=base,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "UV_NO_PROGRESS": "1"},
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def _end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a helper process and everything in its session, and reap it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+COPIED = frozenset({"uv.lock", "pyproject.toml"})  # what a row changes: real copies; everything else is a hard link
+
+
+def row_copy(base_dir: Path, base: Path, dest: Path) -> Path:
+    """A row's own copy of the base staging copy, the shared `.git` and symbolic links included, without a git run:
+    `uv.lock` and the pyprojects are copied, every other file is a hard link to the base's (a fifth of the time of
+    copying them all). Nothing a row writes reaches the base or another row: lockgen and uv replace files by rename
+    (txn.atomic_write; uv writes uv.lock to a new file), never in place. Returns the project root inside the copy."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if os.path.basename(src) not in COPIED:
+            try:
+                os.link(src, dst)
+                return
+            except OSError:  # a file system without hard links: copy
+                pass
+        shutil.copy2(src, dst)
+
+    shutil.copytree(base_dir, dest, symlinks=True, copy_function=link_or_copy)
+    return dest / base.relative_to(base_dir)
+
+
 def compute_row(
+    base_dir: Path,
     base: Path,
     driver: str,
     gpus: Sequence[str] | None,
@@ -129,27 +202,35 @@ def compute_row(
     verify: bool,
     dest: Path,
     reporter: Reporter | None = None,
+    runner: Callable[..., UvResult] | None = None,
 ) -> Row:
-    """One row: copy the base staging copy to `dest`, set the driver (and GPUs), lock there, read the result. The
-    copy is removed before this returns, whatever happens."""
+    """One row: copy the base staging copy (`base_dir`, the project at `base` in it) to `dest`, set the driver (and
+    GPUs), lock there, read the result. The copy is removed before this returns, whatever happens."""
     import tomlkit
 
     from lockgen.hooks import pre_exclude, steer
-    from lockgen.resolve import Request, relock_here, stage_copy
+    from lockgen.resolve import Request, relock_here
     from lockgen.workspace import load_workspace
 
     row = new_row(driver, window)
-    dest.mkdir()
     try:
-        stage = stage_copy(base, dest)
+        stage = row_copy(base_dir, base, dest)
         doc = tomlkit.parse((stage / "pyproject.toml").read_text(encoding="utf-8"))
         doc.setdefault("tool", {}).setdefault("lockgen", {})["driver"] = driver
         if gpus:
             doc["tool"]["lockgen"]["gpus"] = list(gpus)
-        (stage / "pyproject.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
+        atomic_write(stage / "pyproject.toml", tomlkit.dumps(doc).encode("utf-8"))
         try:
             quiet = Reporter(quiet=True)
-            relock_here(stage, Request("lock"), quiet, pre_exclude=pre_exclude, steer=steer, finalize=False)
+            relock_here(
+                stage,
+                Request("lock"),
+                quiet,
+                runner or cache_first,
+                pre_exclude=pre_exclude,
+                steer=steer,
+                finalize=False,
+            )
             final = load_workspace(stage)
             _read_environments(row, final, window)
             if verify:  # lockgen verify on the row's lock: "runs on this host"
@@ -243,20 +324,37 @@ def run_matrix(
             with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
                 base = stage_copy(root, top / "base")
                 lock_bytes = (base / "uv.lock").read_bytes() if (base / "uv.lock").is_file() else b""
+            ready = top / "cache-revalidated"
+            t_refresh = time.monotonic()
+
+            def revalidated(rc: int) -> None:
+                ready.touch()
+                if reporter is not None:
+                    said = "revalidated" if rc == 0 else "not revalidated (rows go online where it falls short)"
+                    reporter.step(f"uv's cache: {said} in {time.monotonic() - t_refresh:.1f}s")
 
             def one(i: int, here: bool) -> Row:
+                runner = functools.partial(cache_first, ready=ready)
                 return compute_row(
-                    base, drivers[i], gpus, windows[i], verify, top / f"row-{i}", reporter if here else None
-                )
+                    top / "base", base, drivers[i], gpus, windows[i], verify, top / f"row-{i}",
+                    reporter if here else None, runner,
+                )  # fmt: skip
 
-            if jobs == 1 or len(todo) == 1 or not hasattr(os, "fork"):
-                for i in todo:
-                    t0 = time.monotonic()
-                    finished(i, one(i, True), time.monotonic() - t0)
-            else:
-                with contextlib.closing(_in_workers(lambda i: one(i, False), todo, jobs)) as results:
-                    for i, result, seconds in results:
-                        finished(i, result, seconds)
+            refresh = start_refresh(base)
+            try:
+                if jobs == 1 or len(todo) == 1 or not hasattr(os, "fork"):
+                    refresh.communicate()
+                    revalidated(refresh.returncode)
+                    for i in todo:
+                        t0 = time.monotonic()
+                        finished(i, one(i, True), time.monotonic() - t0)
+                else:  # rows copy and plan while the cache is revalidated; their first uv waits for it
+                    work = _in_workers(lambda i: one(i, False), todo, jobs, refresh, revalidated)
+                    with contextlib.closing(work) as results:
+                        for i, result, seconds in results:
+                            finished(i, result, seconds)
+            finally:
+                _end_process(refresh)
     out = [r for r in rows if r is not None]
     return {
         "schema": JSON_SCHEMA,
@@ -285,12 +383,21 @@ def _str_or_none(value: Any) -> str | None:
 # -- worker processes --
 
 
-def _in_workers(fn: Callable[[int], Row], items: Sequence[int], jobs: int) -> Iterator[tuple[int, Row, float]]:
+def _in_workers(
+    fn: Callable[[int], Row],
+    items: Sequence[int],
+    jobs: int,
+    side: subprocess.Popen[bytes] | None = None,
+    side_done: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, Row, float]]:
     """(item, fn(item), seconds) for every item, each computed in a forked worker process, at most `jobs` at once,
-    yielded as they finish. On any exception here (an interrupt) every worker is stopped and reaped first."""
+    yielded as they finish; `side_done(returncode)` is called here when the `side` process ends. On any exception
+    here (an interrupt) every worker is stopped and reaped first."""
     pending = list(items)
     running: dict[int, tuple[int, int, float, bytearray]] = {}  # pid -> (item, read fd, start, data)
     sel = selectors.DefaultSelector()
+    if side is not None and side.stdout is not None:
+        sel.register(side.stdout, selectors.EVENT_READ, None)
     try:
         while pending or running:
             while pending and len(running) < jobs:
@@ -300,6 +407,12 @@ def _in_workers(fn: Callable[[int], Row], items: Sequence[int], jobs: int) -> It
                 sel.register(fd, selectors.EVENT_READ, pid)
             for key, _ in sel.select():
                 pid = key.data
+                if pid is None and side is not None and side.stdout is not None:  # the side process
+                    if not side.stdout.read1(1 << 16):  # type: ignore[attr-defined]
+                        sel.unregister(side.stdout)
+                        if side_done is not None:
+                            side_done(side.wait())
+                    continue
                 item, fd, t0, data = running[pid]
                 chunk = os.read(fd, 1 << 16)
                 if chunk:
