@@ -22,7 +22,7 @@
   };
 
   # Several pinned nixpkgs, so that every CUDA a fleet's window can hold has a toolkit (lockgen's table
-  # lockgen/src/lockgen/data/nixpkgs.toml says which cudaPackages_X_Y sets each revision has, with sources):
+  # lockgen/src/lockgen/tables/data/nixpkgs.toml says which cudaPackages_X_Y sets each revision has, with sources):
   # - nixpkgs: nixos-26.05 (12.6, 12.8, 12.9, 13.0-13.2); Python, uv and everything else come from here.
   # - nixpkgs-cuda-legacy: nixos-25.05, the last release with CUDA 11.8 and 12.0-12.5 (removed from nixpkgs
   #   master on 2025-08-18 for 25.11, NixOS/nixpkgs#434827).

@@ -39,7 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     uv = find_uv()
     lockgen = [sys.executable, "-m", "lockgen"]

@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     uv = find_uv()
     cmds = {
@@ -47,7 +47,7 @@ def main() -> None:
         "python -c 'import lockgen.cli' (imports)": [
             sys.executable,
             "-c",
-            "import lockgen.cli, lockgen.rules, lockgen.workspace",
+            "import lockgen.cli, lockgen.rules, lockgen.model.workspace",
         ],
     }
     times: dict[str, list[float]] = {k: [] for k in cmds}

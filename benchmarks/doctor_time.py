@@ -23,10 +23,10 @@ def main(n: int = 10) -> None:
         walls.append(time.perf_counter() - t)
 
     sys.path.insert(0, str(REPO / "lockgen" / "src"))
-    from lockgen.diagnose import diagnose
-    from lockgen.host import probe_host
-    from lockgen.knowledge import load_knowledge
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.diagnose import diagnose
+    from lockgen.seams.host import probe_host
+    from lockgen.tables.knowledge import load_knowledge
 
     knowledge = load_knowledge()
     ws = load_workspace(REPO, knowledge)

@@ -53,7 +53,7 @@ def timed(argv: list[str]) -> float:
 
 def in_process(path: Path, runs: int) -> float:
     """explain() alone on the file's text, without interpreter start and imports (median of `runs`)."""
-    from lockgen.explain import explain, load_catalog
+    from lockgen.ops.explain import explain, load_catalog
 
     load_catalog()
     text = path.read_text(encoding="utf-8")

@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--also-jobs", type=int, nargs="*", default=[], metavar="N", help="also time `--jobs N`")
     args = ap.parse_args()
-    from lockgen.knowledge import load_knowledge
-    from lockgen.matrix import default_drivers, default_jobs
+    from lockgen.ops.matrix import default_drivers, default_jobs
+    from lockgen.tables.knowledge import load_knowledge
 
     drivers = default_drivers(load_knowledge())[-10:]  # the 10 newest driver branches in lockgen's tables
     lockgen = [sys.executable, "-m", "lockgen", "-q"]

@@ -30,7 +30,7 @@ import pkgworld as pw  # noqa: E402
 import test_properties as tp  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from lockgen.uvtool import find_uv  # noqa: E402
+from lockgen.seams.uvtool import find_uv  # noqa: E402
 
 
 def draw_scenarios(n: int) -> list[tuple[pw.World, tp.FleetSpec, bool, bool]]:

@@ -1,4 +1,4 @@
-"""`lockgen wheel-cuda` on hostile inputs, against its caps (lockgen.elfscan.Limits): for each input the wall time,
+"""`lockgen wheel-cuda` on hostile inputs, against its caps (seams.elfscan.Limits): for each input the wall time,
 the peak memory of the lockgen process, the exit code and the first line it printed on stderr, next to a baseline
 run on an honest wheel in the same run. Run: `uv run python benchmarks/wheelcuda_caps.py`.
 
@@ -165,7 +165,7 @@ def real() -> None:
     """The largest wheels of uv.lock against the caps (central directories only, through HTTP range requests)."""
     import re
 
-    from lockgen.elfscan import LIMITS, SHARED_LIB_RE
+    from lockgen.seams.elfscan import LIMITS, SHARED_LIB_RE
 
     lock = (REPO / "uv.lock").read_text()
     print(f"{'wheel (from uv.lock)':66} {'size':>9} {'entries':>7} {'.so':>4} {'.so unpacked':>12} {'ratio':>5}")
@@ -194,7 +194,7 @@ def main() -> None:
     if "--real" in sys.argv[1:]:
         real()
         return
-    from lockgen.elfscan import LIMITS
+    from lockgen.seams.elfscan import LIMITS
 
     print(
         f"caps: wheel {LIMITS.max_wheel_bytes >> 20} MiB, unpacked {LIMITS.max_uncompressed >> 20} MiB, "

@@ -9,7 +9,7 @@ chosen by the hash of the URL before any knowledge was written) was held out: th
 split only, so the test figure estimates accuracy on reports lockgen has not seen.
 
 An answer is right when the category equals the thread's, and its fix is right when, in addition, every fix keyword
-appears in the cause, the fixes or the facts-to-run. The truth property (lockgen.explain.advice_problems) holds when
+appears in the cause, the fixes or the facts-to-run. The truth property (lockgen.ops.explain.advice_problems) holds when
 every command names only indexes, torch builds, driver figures and versions from lockgen's tables, the lock or the
 error text, and contains no placeholder; it is checked twice per report: without a workspace and with the frozen test
 workspace (tests/fakes/workspace_cuda13) and a 550 driver, so the concrete answers are checked too.
@@ -35,10 +35,10 @@ def load(path: Path) -> list[dict]:
 
 def workspace_context():
     """An ExplainContext for the frozen test workspace (train and serve on CUDA 13.0) on a machine with driver 550."""
-    from lockgen.explain import ExplainContext, MemberFacts
-    from lockgen.knowledge import load_knowledge
-    from lockgen.versions import CudaVersion, DriverVersion
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.explain import ExplainContext, MemberFacts
+    from lockgen.tables.knowledge import load_knowledge
+    from lockgen.tables.versions import CudaVersion, DriverVersion
 
     ws = load_workspace(WORKSPACE)
     members = []
@@ -54,8 +54,8 @@ def score(entries: list[dict]) -> dict:
     """Per entry: category right, fix right, truth property held (without and with a workspace)."""
     from dataclasses import replace
 
-    from lockgen.explain import advice_problems, explain, load_catalog
-    from lockgen.knowledge import load_knowledge
+    from lockgen.ops.explain import advice_problems, explain, load_catalog
+    from lockgen.tables.knowledge import load_knowledge
 
     catalog = load_catalog()
     knowledge = load_knowledge()

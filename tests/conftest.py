@@ -54,7 +54,7 @@ def workspace_copy(tmp_path: Path) -> Path:
 def uv_bin() -> str:
     """The uv binary lockgen would use; skip when none is installed."""
     from lockgen.errors import UvError
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     try:
         path = find_uv()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lockgen.fleet import fleet_from_config
-from lockgen.knowledge import load_knowledge
-from lockgen.lockfile import parse_lock
-from lockgen.workspace import PYPI, Member, Workspace
+from lockgen.model.fleet import fleet_from_config
+from lockgen.model.lockfile import parse_lock
+from lockgen.model.workspace import PYPI, Member, Workspace
+from lockgen.tables.knowledge import load_knowledge
 
 PYPI_SRC = {"registry": PYPI}
 

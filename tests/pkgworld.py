@@ -669,7 +669,7 @@ def write_workspace(
 
 def uv_binary() -> str:
     """The uv to test with: the one lockgen itself would run ($UV, the `uv` package's binary, then PATH)."""
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     return find_uv()
 
@@ -715,7 +715,7 @@ def member_locked(lock_text: str, member: str, machine: str = "x86_64") -> dict[
 
     Evaluates each edge's marker with the member's conflict extra (``project-<len>-<name>``) active, follows
     ``extra = [...]`` edges into optional-dependencies, and disambiguates by an edge's version/source. A small
-    independent walker for tests (lockgen has its own in lockgen.projection).
+    independent walker for tests (lockgen has its own in lockgen.model.projection).
     """
     data = tomllib.loads(lock_text)
     by_name: dict[str, list[dict[str, Any]]] = {}
@@ -755,8 +755,8 @@ def member_locked(lock_text: str, member: str, machine: str = "x86_64") -> dict[
 
 
 def build_table_data(world: World) -> dict[str, Any]:
-    """The world's hidden builds as a builds.toml-shaped mapping (for ``lockgen.elfscan.parse_build_table``), so
-    lockgen can be told what the generated wheels hide, as data/builds.toml tells it for the real ecosystem."""
+    """The world's hidden builds as a builds.toml-shaped mapping (for ``lockgen.seams.elfscan.parse_build_table``), so
+    lockgen can be told what the generated wheels hide, as tables/data/builds.toml tells it for the real ecosystem."""
     rows = []
     for d in world.dists:
         if d.build_cuda:
@@ -999,7 +999,7 @@ def reference_window(driver: str, ccs: Collection[str] = (), policy: str = "tool
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# A minimal ELF shared object (independent of lockgen.elfscan, which reads it).
+# A minimal ELF shared object (independent of lockgen.seams.elfscan, which reads it).
 # ---------------------------------------------------------------------------------------------------------------
 
 

@@ -181,12 +181,12 @@ def test_bump_arguments_refused_before_any_uv_run(
     argv: tuple,
     expected: str,
 ) -> None:
-    import lockgen.uvtool
+    import lockgen.seams.uvtool
 
     def no_uv(*a: object, **k: object) -> None:
         raise AssertionError("uv must not run for bad arguments")
 
-    monkeypatch.setattr(lockgen.uvtool, "find_uv", no_uv)  # run_uv looks it up per run
+    monkeypatch.setattr(lockgen.seams.uvtool, "find_uv", no_uv)  # run_uv looks it up per run
     before = {p: p.read_bytes() for p in workspace_copy.rglob("*") if p.is_file()}
     code, _, err = run(capsys, workspace_copy, *argv)
     assert code == 2 and expected in one_error_line(err)

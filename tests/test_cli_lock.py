@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_workspace
 from lockgen.cli import main
-from lockgen.uvtool import find_uv
+from lockgen.seams.uvtool import find_uv
 from pkgworld import make_world, uv_env, write_index, write_workspace
 
 WORLD = make_world(

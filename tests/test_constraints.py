@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lockgen.constraints import exclusion_constraints, runtime_constraints
-from lockgen.fleet import fleet_from_config
-from lockgen.knowledge import load_knowledge
-from lockgen.window import cuda_window
+from lockgen.model.fleet import fleet_from_config
+from lockgen.model.window import cuda_window
+from lockgen.plan.constraints import exclusion_constraints, runtime_constraints
+from lockgen.tables.knowledge import load_knowledge
 
 K = load_knowledge()
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from lockgen.cli import main
-from lockgen.constraints import cuda_index_from_config
 from lockgen.errors import InputError
-from lockgen.redact import redact_text, redact_url
+from lockgen.plan.constraints import cuda_index_from_config
+from lockgen.seams.redact import redact_text, redact_url
 
 KEY = "tool.lockgen.cuda-index.url"
 
@@ -117,12 +117,12 @@ def test_check_and_lock_refuse_a_bad_url_before_any_uv_run(
     url: str,
     words: str,
 ) -> None:
-    import lockgen.uvtool
+    import lockgen.seams.uvtool
 
     def no_uv(*a: object, **k: object) -> None:
         raise AssertionError("uv must not run")
 
-    monkeypatch.setattr(lockgen.uvtool, "find_uv", no_uv)  # run_uv looks it up per run
+    monkeypatch.setattr(lockgen.seams.uvtool, "find_uv", no_uv)  # run_uv looks it up per run
     set_cuda_index(workspace_copy, url)
     for argv in (["check", "--no-uv"], ["check", "--no-uv", "--json"], ["lock"], ["lock", "--dry-run"]):
         code = main(["-C", str(workspace_copy), *argv])
@@ -162,7 +162,7 @@ def test_credentials_are_masked_in_lock_output(
         ws = write_workspace(world, tmp_path / "ws", index_urls=paths.http_urls(base), lockgen=fleet)
         import subprocess
 
-        from lockgen.uvtool import find_uv
+        from lockgen.seams.uvtool import find_uv
 
         subprocess.run([find_uv(), "lock"], cwd=ws, check=True, capture_output=True)
         code_json = main(["-C", str(ws), "lock", "--dry-run", "--json"])
@@ -193,7 +193,7 @@ def test_redaction_is_linear_on_adversarial_lines(line: str) -> None:
 def test_the_output_filter_masks_writelines_too() -> None:
     import io
 
-    from lockgen.redact import RedactingStream
+    from lockgen.seams.redact import RedactingStream
 
     inner = io.StringIO()
     stream = RedactingStream(inner)

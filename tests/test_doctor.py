@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from fakes import FAKES, PROC_550, WORKSPACE_CUDA13
 from fakes.nvml import FakeNVML
-from lockgen.diagnose import (
+from lockgen.errors import InputError
+from lockgen.model.workspace import load_workspace
+from lockgen.ops.diagnose import (
     ArchTable,
     arch_supported,
     check_libcuda,
@@ -22,13 +24,10 @@ from lockgen.diagnose import (
     load_arch_table,
     parse_arch_table,
 )
-from lockgen.errors import InputError
-from lockgen.host import HostGpu, HostReport, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
-from lockgen.knowledge import load_knowledge
-from lockgen.versions import CudaVersion, DriverVersion
-from lockgen.workspace import load_workspace
-
-from lockgen import host as hostmod
+from lockgen.seams import host as hostmod
+from lockgen.seams.host import HostGpu, HostReport, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
+from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.versions import CudaVersion, DriverVersion
 
 REPO = Path(__file__).resolve().parent.parent
 NO_LIBCUDA = LibCuda(False, None, "libcuda.so.1: cannot open shared object file: No such file or directory")
@@ -381,7 +380,7 @@ def test_real_doctor_on_this_gpu_less_machine_reports_no_gpu_without_traceback()
 
 
 def test_deep_report_is_checked_and_explained(ws, knowledge):
-    from lockgen.host import DeepReport
+    from lockgen.seams.host import DeepReport
 
     gpus = (HostGpu(0, "NVIDIA H100 80GB HBM3", "9.0"),)
     fine = DeepReport(True, True, 1, (("NVIDIA H100 80GB HBM3", "9.0"),), ("sm_75", "sm_90", "compute_120"))

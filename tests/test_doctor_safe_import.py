@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lockgen.host import safe_sys_path
+from lockgen.seams.host import safe_sys_path
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_WS = REPO / "tests" / "fakes" / "workspace_cuda13"
@@ -54,7 +54,7 @@ def test_binary_nvidia_smi_output_is_not_a_crash(tmp_path: Path, monkeypatch: py
     """An nvidia-smi that prints bytes that are not text (a broken driver install, a hostile PATH entry): doctor's
     probe says it found no GPU there, and the command ends normally (it used to end in "internal error")."""
     from lockgen.cli import main
-    from lockgen.host import LibCuda, probe_host
+    from lockgen.seams.host import LibCuda, probe_host
 
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -73,7 +73,7 @@ def test_the_installed_binding_is_still_imported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: Path
 ) -> None:
     """Dropping the current directory must not drop the real binding: a pynvml on sys.path elsewhere is found."""
-    from lockgen import host
+    from lockgen.seams import host
 
     site = tmp_path / "site"
     site.mkdir()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from lockgen.edit import set_cuda_index, set_exclude_newer, set_managed_constraints, set_requirements
+from lockgen.plan.edit import set_cuda_index, set_exclude_newer, set_managed_constraints, set_requirements
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Build CUDA that metadata hides: the ELF reader on real gcc-built libraries, wheels holding them, malformed
-inputs, the cited table (data/builds.toml) and `lockgen wheel-cuda`."""
+inputs, the cited table (tables/data/builds.toml) and `lockgen wheel-cuda`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import pkgworld as pw
 import pytest
 from lockgen.cli import main
-from lockgen.elfscan import (
+from lockgen.errors import InputError
+from lockgen.seams.elfscan import (
     ElfError,
     dt_needed,
     load_build_table,
@@ -25,7 +26,6 @@ from lockgen.elfscan import (
     read_elf,
     wheel_build_cuda,
 )
-from lockgen.errors import InputError
 
 GCC = shutil.which("gcc")
 READELF = shutil.which("readelf")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from lockgen.cli import main
-from lockgen.environments import environments
-from lockgen.lockfile import parse_lock
+from lockgen.model.environments import environments
+from lockgen.model.lockfile import parse_lock
+from lockgen.model.workspace import load_workspace
 from lockgen.rules import rule_cuda_window, rule_one_cuda, rule_sources, rule_strict_pins
-from lockgen.workspace import load_workspace
 
 PYPI = {"registry": "https://pypi.org/simple"}
 HASH = "sha256:" + "1" * 64
@@ -517,9 +517,11 @@ def test_matrix_row_outside_its_window_is_an_error(
 ) -> None:
     """A resolution that lands outside the row's own window (the caps did not reach uv) is a failed row, exit 1 -
     never a row that shows CUDA 13.0 for a 570 driver."""
-    import lockgen.resolve
+    import lockgen.ops.resolve
 
-    monkeypatch.setattr(lockgen.resolve, "relock_here", lambda *a, **k: None)  # "uv" leaves the CUDA 13.0 lock as it is
+    monkeypatch.setattr(
+        lockgen.ops.resolve, "relock_here", lambda *a, **k: None
+    )  # "uv" leaves the CUDA 13.0 lock as it is
     code = main(["-C", str(workspace_copy), "matrix", "--drivers", "570", "--json"])
     doc = json.loads(capsys.readouterr().out)
     row = doc["rows"][0]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from fakes import WORKSPACE_CUDA13
-from lockgen.explain import ExplainContext, MemberFacts, explain, load_catalog, match_classes, parse_catalog
-from lockgen.host import HostGpu, HostReport, LibCuda, TorchBuild
-from lockgen.knowledge import load_knowledge
-from lockgen.versions import CudaVersion, DriverVersion
-from lockgen.workspace import load_workspace
+from lockgen.model.workspace import load_workspace
+from lockgen.ops.explain import ExplainContext, MemberFacts, explain, load_catalog, match_classes, parse_catalog
+from lockgen.seams.host import HostGpu, HostReport, LibCuda, TorchBuild
+from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.versions import CudaVersion, DriverVersion
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "errors" / "corpus.jsonl"

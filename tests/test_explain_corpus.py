@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lockgen.explain import explain, load_catalog
+from lockgen.ops.explain import explain, load_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "fixtures" / "errors" / "corpus.jsonl"

@@ -1,5 +1,5 @@
 """A team's own error knowledge (issue 14, item 3): `[tool.lockgen] knowledge = "path.toml"` in the root pyproject
-names a file in the format of data/errors.toml; explain merges it with the built-in knowledge, says which file a
+names a file in the format of tables/data/errors.toml; explain merges it with the built-in knowledge, says which file a
 match came from, and refuses a bad file with exit 2 naming the file and the key. lockgen's fleet reader ignores the
 key (it only reads the keys it knows), so `check` and the workspace are unaffected."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fakes import WORKSPACE_CUDA13
 from lockgen.cli import main
-from lockgen.explain import KnowledgeFileError, load_catalog, load_user_catalog
-from lockgen.workspace import load_workspace
+from lockgen.model.workspace import load_workspace
+from lockgen.ops.explain import KnowledgeFileError, load_catalog, load_user_catalog
 
 TEAM = """
 [categories.cluster]
@@ -78,7 +78,7 @@ def test_team_classes_are_merged_and_the_answer_names_their_file(workspace, tmp_
     assert code == 0 and "knowledge: team-errors.toml" in out and "batch is 2" in out
     # built-in classes still answer, from the built-in file
     code, out, _ = run(workspace, "AssertionError: Torch not compiled with CUDA enabled", tmp_path, capsys)
-    assert code == 0 and "knowledge: lockgen/data/errors.toml" in out
+    assert code == 0 and "knowledge: lockgen/tables/data/errors.toml" in out
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from lockgen.explain import (
+from lockgen.ops.explain import (
     LINE_CLIP,
     KnowledgeFileError,
     explain,

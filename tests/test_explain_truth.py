@@ -14,7 +14,7 @@ from collections import defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lockgen.explain import (
+from lockgen.ops.explain import (
     ExplainContext,
     Match,
     MemberFacts,
@@ -23,9 +23,9 @@ from lockgen.explain import (
     explain,
     load_catalog,
 )
-from lockgen.host import HostGpu, HostReport, LibCuda
-from lockgen.knowledge import load_knowledge
-from lockgen.versions import CudaVersion, DriverVersion
+from lockgen.seams.host import HostGpu, HostReport, LibCuda
+from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.versions import CudaVersion, DriverVersion
 
 CATALOG = load_catalog()
 KNOWLEDGE = load_knowledge()

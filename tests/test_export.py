@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lockgen.cli import main
 from lockgen.errors import InputError
-from lockgen.export import (
+from lockgen.model.lockfile import parse_lock
+from lockgen.ops.export import (
     MemberExport,
     Pin,
     classify_requirements,
@@ -23,7 +24,6 @@ from lockgen.export import (
     script_pins,
     update_script_block,
 )
-from lockgen.lockfile import parse_lock
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,7 +213,7 @@ def test_colab_lines() -> None:
 
 
 def _uv() -> str:
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     return find_uv()
 
@@ -243,7 +243,7 @@ def _installed(reqs: list[Requirement], machine: str) -> set[tuple[str, str]]:
 @pytest.mark.uv
 @pytest.mark.parametrize("member", ["train", "serve"])
 def test_pep723_pins_equal_uv_export_on_each_platform(member: str) -> None:
-    from lockgen.lockfile import read_lock
+    from lockgen.model.lockfile import read_lock
 
     export = member_export(read_lock(ROOT / "uv.lock"), member)
     ours = [Requirement(p.requirement()) for p in export.pins]

@@ -146,7 +146,7 @@ INPUTS = {
 
 def table_sets(rev: str) -> list[str]:
     """The CUDA versions lockgen's nixpkgs table says `rev` has, read here from the data file itself."""
-    data = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((REPO / "lockgen/src/lockgen/tables/data/nixpkgs.toml").read_text(encoding="utf-8"))
     (row,) = [r for r in data["revision"] if r["rev"] == rev]
     return [s.removeprefix("cudaPackages_").replace("_", ".") for s in row["cuda_sets"]]
 
@@ -244,7 +244,7 @@ def test_flake_lock_matches_flake_nix_and_pins_the_cited_revision(tmp_path: Path
     assert nodes["nixpkgs"]["original"] == {"owner": "NixOS", "ref": "nixos-26.05", "repo": "nixpkgs", "type": "github"}
     assert nodes["nixpkgs-cuda-legacy"]["original"]["ref"] == "nixos-25.05"
     # the narHash of the 25.05 pin equals the sha256 of an independent fetchTarball of that revision, converted
-    # (`nix hash to-sri --type sha256 0v6bd1xk8a2aal83karlvc853x44dg1n4nk08jg3dajqyy0s98np`, see data/nixpkgs.toml)
+    # (`nix hash to-sri --type sha256 0v6bd1xk8a2aal83karlvc853x44dg1n4nk08jg3dajqyy0s98np`, see nixpkgs.toml)
     assert nodes["nixpkgs-cuda-legacy"]["locked"]["narHash"] == "sha256-16KkgfdYqjaeRGBaYsNrhPRRENs0qzkQVUooNHtoy2w="
 
 
@@ -457,7 +457,7 @@ def test_flake_without_cuda_members_gives_plain_shells(tmp_path: Path) -> None:
 def test_a_cuda_no_pinned_input_has_stops_only_that_shell_with_lockgens_message(tmp_path: Path) -> None:
     """The toolchain file lockgen writes for CUDA 13.4 (no pinned input has it) makes `nix develop .#train` stop with
     lockgen's message, as a plain error (no attribute-missing trace); the other shells still evaluate."""
-    from lockgen.toolchain import load_nixpkgs_table, pinned_inputs, with_input
+    from lockgen.ops.toolchain import load_nixpkgs_table, pinned_inputs, with_input
 
     lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
     inputs = pinned_inputs(lock, load_nixpkgs_table())

@@ -161,7 +161,7 @@ def test_fuzz_tool_lockgen(real_ws: Path, table: dict[str, Any]) -> None:
     try:
         py.write_text(tomlkit.dumps(doc), encoding="utf-8")
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("lockgen.uvtool.find_uv", no_uv)  # `lock` reads everything, then stops at its first uv run
+            mp.setattr("lockgen.seams.uvtool.find_uv", no_uv)  # `lock` reads everything, then stops at its first uv run
             for argv in (("check", "--no-uv"), ("check", "--no-uv", "--json"), ("lock",)):
                 code, _, err = run(real_ws, *argv)
                 assert_clean(code, err, ("pyproject.toml", "notebooks/", "uv.lock", "nix/"))

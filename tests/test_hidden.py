@@ -1,4 +1,4 @@
-"""Hidden requirements (lockgen.hidden, data/hidden.toml): parsing, matching locked pairs, the exclusions that steer
+"""Hidden requirements (plan.hidden, hidden.toml): parsing, matching locked pairs, the exclusions that steer
 uv, the check rule, and torch's family - unit tests on hand-written locks (no uv)."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from lockgen.errors import InputError
-from lockgen.family import family_of
-from lockgen.lockfile import LockedPackage, Source, normalize
-
-from lockgen import hidden
+from lockgen.model.family import family_of
+from lockgen.model.lockfile import LockedPackage, Source, normalize
+from lockgen.plan import hidden
 
 ROWS_TOML = """
 schema = "lockgen-hidden/1"
@@ -175,7 +174,7 @@ def test_excluded_series(version: str, spec: str, complement: bool, expected: li
 
 def test_every_exclusion_leaves_the_bad_set() -> None:
     """Law: after excluding what `exclusions` names, the locked version of the steered side is excluded."""
-    from lockgen.constraints import exclusion_constraints
+    from lockgen.plan.constraints import exclusion_constraints
     from packaging.requirements import Requirement
 
     cases = [
@@ -244,8 +243,8 @@ def reg(name: str, version: str, deps: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def test_rule_and_steer_on_a_hand_written_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lockgen.toolchain_rule import extra_rules
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.rules.gather import extra_rules
 
     monkeypatch.setattr(hidden, "load_hidden", lambda: TABLE)
     root = write_ws(
@@ -294,8 +293,8 @@ def test_torch_family_includes_what_follows_torch_when_installed() -> None:
 
 @pytest.mark.parametrize(("driver", "expected"), [("535", 1), ("550", 0), ("580.65.06", 0)])
 def test_floor_conflicts_name_the_member_the_floor_and_the_driver(tmp_path: Path, driver: str, expected: int) -> None:
-    from lockgen.nosolution import floor_conflicts
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.nosolution import floor_conflicts
 
     root = write_ws(
         tmp_path / "ws",
@@ -307,7 +306,7 @@ def test_floor_conflicts_name_the_member_the_floor_and_the_driver(tmp_path: Path
     found = floor_conflicts(load_workspace(root))
     assert len(found) == expected
     if expected:
-        # data/builds.toml: vLLM 0.8.x wheels are CUDA 12.4 builds; NVIDIA's toolkit driver for 12.4 is 550.54.14
+        # tables/data/builds.toml: vLLM 0.8.x wheels are CUDA 12.4 builds; NVIDIA's toolkit driver for 12.4 is 550.54.14
         assert found[0].startswith("serve needs vllm>=0.8.5.post1 (workspaces/serve/pyproject.toml")
         assert "CUDA 12.4 build (it needs driver >= 550.54.14)" in found[0]
         assert "driver 535 cannot run serve" in found[0] and "vllm<0.8.0" in found[0]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from lockgen.errors import InputError
-from lockgen.lockfile import normalize, parse_lock, read_lock
-from lockgen.projection import conflict_extra, member_pins
+from lockgen.model.lockfile import normalize, parse_lock, read_lock
+from lockgen.model.projection import conflict_extra, member_pins
 from pkgworld import uv_env, worlds, write_index, write_workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,7 +146,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.Mon
 def test_projection_equals_uv_export_on_generated_locks(world, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Generated two-member workspaces (conflict markers, platform markers, extras), locked by the real uv: the
     projection lists exactly what `uv export --frozen --package M` lists."""
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     base = tmp_path_factory.mktemp("proj")
     urls = write_index(world, base / "index").file_urls()

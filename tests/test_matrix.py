@@ -14,13 +14,13 @@ from pathlib import Path
 import pkgworld as pw
 import pytest
 from lockgen.cli import main
-from lockgen.uvtool import UvError, find_uv
+from lockgen.seams.uvtool import UvError, find_uv
 
 pytestmark = pytest.mark.uv
 
 # One vllm-like "servelib" per torch (so both members' newest torch is the same: uv carries one member's torch into a
 # conflicting sibling's resolution, see notes/pkgworld.md), torch builds spread over CUDA 12.1 ... 13.2 as on PyPI.
-# Not called "vllm": lockgen's data/builds.toml describes the real vLLM releases and `lockgen matrix` steers by it.
+# Not called "vllm": lockgen's builds.toml describes the real vLLM releases and `lockgen matrix` steers by it.
 TORCH = {
     "2.4.0": "12.1",
     "2.5.0": "12.4",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from lockgen.report_html import render_matrix
+from lockgen.ops.report_html import render_matrix
 
 LOCK_SHA = "5f" * 32
 DOC = {

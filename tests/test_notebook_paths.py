@@ -46,7 +46,7 @@ def no_uv(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse() -> str:
         raise UvError(NO_UV)
 
-    monkeypatch.setattr("lockgen.uvtool.find_uv", refuse)  # run_uv looks it up per run
+    monkeypatch.setattr("lockgen.seams.uvtool.find_uv", refuse)  # run_uv looks it up per run
 
 
 def expect_refused(
@@ -54,8 +54,8 @@ def expect_refused(
 ) -> None:
     """`check` and `lock` refuse with exit 2 naming the key, and no file here or outside changes.
 
-    `lock_stages_first`: lock/bump work in a staging copy (lockgen.stage), which holds a symlinked folder as a real
-    one and leaves FIFOs out, so there the path is caught only when the result is applied (lockgen.txn refuses to
+    `lock_stages_first`: lock/bump work in a staging copy (seams.stage), which holds a symlinked folder as a real
+    one and leaves FIFOs out, so there the path is caught only when the result is applied (lockgen.seams.txn refuses to
     write outside the project); here the stubbed uv stops it first. Either way nothing is written."""
     before = snapshot(ws, outside)
     for argv in (["check", "--no-uv"], ["lock"], ["export", "--member", "train", "--format", "pep723"]):

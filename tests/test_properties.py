@@ -69,9 +69,9 @@ from hypothesis import note as _note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from lockgen.errors import LockgenError
-from lockgen.resolve import Outcome, Request, relock
-from lockgen.steering import pre_exclude, steer
-from lockgen.uvtool import UvError, find_uv, run_uv
+from lockgen.ops.resolve import Outcome, Request, relock
+from lockgen.plan.steering import pre_exclude, steer
+from lockgen.seams.uvtool import UvError, find_uv, run_uv
 from packaging.version import Version
 
 
@@ -79,8 +79,8 @@ def _no_table(hook: Callable[[Any], list[Any]]) -> Callable[[Any], list[Any]]:
     """`hook` with lockgen's build table emptied while it runs."""
 
     def run(ws: Any) -> list[Any]:
-        import lockgen.elfscan as elfscan
-        import lockgen.steering as steering
+        import lockgen.plan.steering as steering
+        import lockgen.seams.elfscan as elfscan
 
         saved = steering.load_build_table, steering.lookup_build
         steering.load_build_table, steering.lookup_build = (lambda: ()), (lambda *a, **k: None)
@@ -100,7 +100,7 @@ EXCLUDE_NEWER = "2026-01-01T00:00:00Z"  # after every generated upload time (202
 MACHINES = ("x86_64", "aarch64")  # the workspace's uv environments
 
 # GPU name -> compute capability: a hand copy of compat.md section 2 ("GPU name -> compute capability"),
-# independent of lockgen's data/cuda.toml (which maps the same names).
+# independent of lockgen's tables/data/cuda.toml (which maps the same names).
 GPU_CC: Mapping[str, str] = {
     "P100": "6.0",
     "V100": "7.0",
@@ -266,7 +266,7 @@ class Lab:
         """lockgen's lock (or `request`) on `ws`, as `lockgen lock` runs it; a refusal is returned, not raised.
 
         The steering hooks run against an empty build table: generated worlds name their packages "vllm" and
-        "unsloth" but are not the real releases lockgen's data/builds.toml describes (steering has its own tests
+        "unsloth" but are not the real releases lockgen's tables/data/builds.toml describes (steering has its own tests
         in test_resolve.py, with a table made for the world)."""
         try:
             return relock(
@@ -648,44 +648,44 @@ PLANTED_CASES: tuple[tuple[FleetSpec, bool], ...] = (
 
 def _lowered_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     """Off by one row in the driver table: CUDA 12.9 gets CUDA 12.8's toolkit driver (570.26, not 575.51.03)."""
-    import lockgen.knowledge
-    import lockgen.workspace
+    import lockgen.model.workspace
+    import lockgen.tables.knowledge
 
-    real = lockgen.knowledge.load_knowledge()
+    real = lockgen.tables.knowledge.load_knowledge()
     drivers = {str(r.version): r.toolkit_driver for r in real.releases}
     releases = tuple(
         dataclasses.replace(r, toolkit_driver=drivers["12.8"]) if str(r.version) == "12.9" else r for r in real.releases
     )
     buggy = dataclasses.replace(real, releases=releases)
-    monkeypatch.setattr(lockgen.knowledge, "load_knowledge", lambda: buggy)
-    monkeypatch.setattr(lockgen.workspace, "load_knowledge", lambda: buggy)
+    monkeypatch.setattr(lockgen.tables.knowledge, "load_knowledge", lambda: buggy)
+    monkeypatch.setattr(lockgen.model.workspace, "load_knowledge", lambda: buggy)
 
 
 def _gpus_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     """A window that ignores the fleet's GPUs (only the driver limits it)."""
-    import lockgen.window
-    import lockgen.workspace
+    import lockgen.model.window
+    import lockgen.model.workspace
 
-    real = lockgen.window.cuda_window
+    real = lockgen.model.window.cuda_window
 
     def window(fleet: Any, knowledge: Any) -> Any:
         return real(dataclasses.replace(fleet, gpus=()), knowledge)
 
-    monkeypatch.setattr(lockgen.window, "cuda_window", window)
-    monkeypatch.setattr(lockgen.workspace, "cuda_window", window)
+    monkeypatch.setattr(lockgen.model.window, "cuda_window", window)
+    monkeypatch.setattr(lockgen.model.workspace, "cuda_window", window)
 
 
 def _caps_one_short(monkeypatch: pytest.MonkeyPatch) -> None:
     """An off-by-one in the runtime caps: the upper cap leaves out the window's newest CUDA (`<12.8`, not `<12.9`)."""
-    import lockgen.resolve
+    import lockgen.ops.resolve
 
-    real = lockgen.resolve.runtime_constraints
+    real = lockgen.ops.resolve.runtime_constraints
 
     def caps(window: Any) -> tuple[str, ...]:
         shorter = tuple(v for v in window.allowed if v != window.newest) or window.allowed
         return real(dataclasses.replace(window, allowed=shorter))
 
-    monkeypatch.setattr(lockgen.resolve, "runtime_constraints", caps)
+    monkeypatch.setattr(lockgen.ops.resolve, "runtime_constraints", caps)
 
 
 PLANTED_BUGS: Mapping[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {
@@ -735,9 +735,9 @@ def test_reference_window_agrees_with_lockgen_on_every_drawn_fleet() -> None:
     policy the strategies draw - exhaustively, without uv. A typo in GPU_CC would otherwise weaken every property.
     (Compared over the CUDAs the reference knows: under policy "minor" lockgen also admits 13.4/13.5 by the 13.x
     family floor, which the reference leaves out; no generated torch is built for them.)"""
-    from lockgen.fleet import fleet_from_config
-    from lockgen.knowledge import load_knowledge
-    from lockgen.window import cuda_window
+    from lockgen.model.fleet import fleet_from_config
+    from lockgen.model.window import cuda_window
+    from lockgen.tables.knowledge import load_knowledge
 
     k = load_knowledge()
     for driver in DRIVERS:

@@ -33,7 +33,7 @@ def test_every_docs_link_exists() -> None:
 @pytest.mark.parametrize("block", runnable_blocks())
 def test_runnable_readme_block(block: str, tmp_path: Path) -> None:
     """Each line as a user types it (the `uv` the tests use stands in for the user's), stopping at the first failure."""
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     script = "set -e\n" + "\n".join(
         re.sub(r"^uv ", '"$UV_BIN" ', line.replace("/tmp/quick", str(tmp_path / "quick")))

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from lockgen.errors import LockgenError
-from lockgen.resolve import EmptyWindow, Request, ResolutionFailed, dry_run, relock
-from lockgen.steering import pre_exclude, steer
-from lockgen.txn import Interrupted, lock_path
-from lockgen.uvtool import UvResult, find_uv, run_uv
+from lockgen.ops.resolve import EmptyWindow, Request, ResolutionFailed, dry_run, relock
+from lockgen.plan.steering import pre_exclude, steer
+from lockgen.seams.txn import Interrupted, lock_path
+from lockgen.seams.uvtool import UvResult, find_uv, run_uv
 from pkgworld import make_world, uv_env, write_index, write_workspace
 
 pytestmark = pytest.mark.uv
@@ -344,8 +344,8 @@ HIDDEN = make_world(
 def test_steering_moves_away_from_a_build_whose_cuda_disagrees_with_torch(
     tmp_path: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lockgen.steering as steering
-    from lockgen.elfscan import lookup_build, parse_build_table
+    import lockgen.plan.steering as steering
+    from lockgen.seams.elfscan import lookup_build, parse_build_table
     from pkgworld import build_table_data
 
     rows = parse_build_table(build_table_data(HIDDEN))
@@ -356,8 +356,8 @@ def test_steering_moves_away_from_a_build_whose_cuda_disagrees_with_torch(
     # plain uv takes the newest of both: torch 2.14.0 (CUDA 13) + fastkern 1.0 (a CUDA 12 build) - broken
     subprocess.run([find_uv(), "lock"], cwd=ws, env=runner.keywords["env"], check=True, capture_output=True)
     assert locked(ws, "fastkern") == ["1.0"] and locked(ws, "torch") == ["2.14.0"]
-    from lockgen.checking import run_check
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.rules.checking import run_check
 
     found = list(run_check(load_workspace(ws), use_uv=False).violations)
     assert [(v.rule, v.package) for v in found if v.rule == "build-cuda"] == [("build-cuda", "fastkern")]
@@ -394,7 +394,7 @@ def failing_first(runner: Callable[..., UvResult], stderr: str, times: int = 1) 
 
 def test_a_network_failure_is_not_no_solution_and_bump_saves_nothing(ws: Path, runner: Callable[..., UvResult]) -> None:
     """Before: any non-zero uv exit was read as "no solution with floors", retried without them, and saved."""
-    from lockgen.resolve import UvRunFailed
+    from lockgen.ops.resolve import UvRunFailed
 
     before = digest(ws)
     flaky = failing_first(runner, NETWORK_STDERR)
@@ -493,9 +493,9 @@ KILL_SCRIPT = """
 import os, signal, sys, functools
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from lockgen.resolve import Request, relock
-from lockgen.steering import pre_exclude, steer
-from lockgen.uvtool import run_uv
+from lockgen.ops.resolve import Request, relock
+from lockgen.plan.steering import pre_exclude, steer
+from lockgen.seams.uvtool import run_uv
 from pkgworld import uv_env
 
 at = {at!r}
@@ -536,7 +536,7 @@ def test_a_restore_that_fails_on_one_file_restores_the_others_and_keeps_the_jour
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: a failed restore stopped at the first file it could not write and left the others changed."""
-    import lockgen.txn as txn
+    import lockgen.seams.txn as txn
 
     files = {"uv.lock": b"new lock\n", "workspaces/train/pyproject.toml": b"new train\n", "pyproject.toml": b"root\n"}
     before = digest(ws)
@@ -571,7 +571,7 @@ def test_a_dry_run_is_refused_while_another_lockgen_changes_the_workspace(
     ws: Path, runner: Callable[..., UvResult]
 ) -> None:
     """Before: a --dry-run started during a bump copied the half-written workspace."""
-    from lockgen.txn import Busy, WorkspaceLock
+    from lockgen.seams.txn import Busy, WorkspaceLock
 
     with WorkspaceLock(ws), pytest.raises(Busy):
         dry_run(ws, Request("lock"), runner=runner, pre_exclude=pre_exclude, steer=steer)
@@ -579,7 +579,7 @@ def test_a_dry_run_is_refused_while_another_lockgen_changes_the_workspace(
 
 def test_bump_never_downgrades_what_it_was_not_asked_to(ws: Path, runner: Callable[..., UvResult]) -> None:
     """Before: a bump could end with older versions (unsloth 2026.10.9 -> 2024.8) and exit 0."""
-    from lockgen.resolve import Downgrade
+    from lockgen.ops.resolve import Downgrade
 
     # serve's tinytool is locked at 1.1; an edited requirement makes any re-resolution move it down to 1.0
     path = ws / "workspaces/serve/pyproject.toml"
@@ -596,7 +596,7 @@ def test_toolchain_write_is_refused_while_a_lock_changes_the_workspace(
 ) -> None:
     """Before: `toolchain --write` wrote beside a running `lock`."""
     from lockgen.cli import main
-    from lockgen.txn import WorkspaceLock
+    from lockgen.seams.txn import WorkspaceLock
 
     (ws / "flake.nix").write_text("{}\n")
     (ws / "nix").mkdir(exist_ok=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lockgen.cli import main
 from lockgen.errors import InputError
-from lockgen.knowledge import load_knowledge
-from lockgen.lockfile import Artifact
-from lockgen.toolchain import (
+from lockgen.model.lockfile import Artifact
+from lockgen.model.workspace import load_workspace
+from lockgen.ops.toolchain import (
     SCHEMA,
     TOOLCHAIN_FILE,
     NixpkgsRevision,
@@ -34,8 +34,8 @@ from lockgen.toolchain import (
     wants_toolchain,
     write_toolchain,
 )
-from lockgen.versions import CudaVersion, DriverVersion
-from lockgen.workspace import load_workspace
+from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.versions import CudaVersion, DriverVersion
 
 REPO = Path(__file__).resolve().parents[1]
 PINNED_REV = "0d9e9b832d03ac387417e16ce1febf73b2e631e1"
@@ -286,7 +286,7 @@ def test_a_set_the_main_pin_lacks_is_a_warning_then_taken_from_the_input_that_ha
     assert data["default"] is None
     for v in warned:
         assert "no pinned nixpkgs input has cudaPackages_12_4" in v.message and "0d9e9b832d03" in v.message
-        assert "nixos-25.05" in v.message and "data/nixpkgs.toml" in v.message  # what to add
+        assert "nixos-25.05" in v.message and "tables/data/nixpkgs.toml" in v.message  # what to add
     assert data["members"]["train"]["missing"] == next(v.message for v in warned if v.member == "train")
     # the repository's flake.lock also pins nixos-25.05: the set comes from there, and the old file is now stale
     shutil.copy(REPO / "flake.lock", root / "flake.lock")
@@ -306,7 +306,7 @@ def test_check_and_the_lock_transaction_pass_for_a_cuda_no_input_has(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`lock` runs the check and fails on its violations: a set no input has must not be one of them."""
-    from lockgen.checking import run_check
+    from lockgen.rules.checking import run_check
 
     root = make_workspace(tmp_path / "w", {"train": [("torch", "2.6.0+cu124")]})
     (root / "flake.nix").write_text("{ outputs = _: { }; }\n", encoding="utf-8")
@@ -331,7 +331,7 @@ def test_a_pin_lockgen_does_not_know_is_a_warning(ws_root: Path) -> None:
     assert rule_toolchain(ws) == []
     found = toolchain_warnings(ws)
     unknown = [v for v in found if v.file == "flake.lock"]
-    assert len(unknown) == 1 and "1111111111" in unknown[0].message and "data/nixpkgs.toml" in unknown[0].fix
+    assert len(unknown) == 1 and "1111111111" in unknown[0].message and "tables/data/nixpkgs.toml" in unknown[0].fix
     assert {v.member for v in found if v.file == "flake.nix"} == {"train", "serve"}  # no known input
 
 
@@ -524,7 +524,7 @@ def test_packaged_table_knows_every_pinned_revision_and_cites_it() -> None:
     lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
     import tomllib
 
-    data = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((REPO / "lockgen/src/lockgen/tables/data/nixpkgs.toml").read_text(encoding="utf-8"))
     assert len(pinned_revisions(lock)) == 3
     for name, rev in pinned_revisions(lock):
         (raw,) = [r for r in data["revision"] if r["rev"] == rev]
@@ -643,16 +643,16 @@ def test_guard_cli_with_a_fake_driver(capsys: pytest.CaptureFixture[str]) -> Non
 def test_guard_reads_the_host_through_lockgen_host(
     ws_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import lockgen.host
+    import lockgen.seams.host
 
     assert main(["-C", str(ws_root), "toolchain", "--write"]) == 0
     capsys.readouterr()
-    monkeypatch.setattr(lockgen.host, "driver_version", lambda *a, **k: DriverVersion.parse("560.35.03"))
+    monkeypatch.setattr(lockgen.seams.host, "driver_version", lambda *a, **k: DriverVersion.parse("560.35.03"))
     # train is CUDA 12.8 (needs 570.26), serve CUDA 12.6 (needs 560.28.03): read from nix/toolchain.json
     assert main(["-C", str(ws_root), "toolchain", "guard", "--member", "train"]) == 1
     assert "570.26" in capsys.readouterr().out
     assert main(["-C", str(ws_root), "toolchain", "guard", "--member", "serve"]) == 0
-    monkeypatch.setattr(lockgen.host, "driver_version", lambda *a, **k: None)
+    monkeypatch.setattr(lockgen.seams.host, "driver_version", lambda *a, **k: None)
     assert main(["-C", str(ws_root), "toolchain", "guard", "--member", "serve"]) == 1
     assert "no NVIDIA driver" in capsys.readouterr().out
 
@@ -666,13 +666,13 @@ def test_every_cuda_of_every_fleet_window_gets_a_set_a_pinned_input_carries(poli
     the input lockgen chooses carries, read from the data file and flake.lock here (not through lockgen's parser)."""
     import tomllib
 
-    from lockgen.fleet import fleet_from_config
-    from lockgen.toolchain import with_input
-    from lockgen.window import cuda_window
+    from lockgen.model.fleet import fleet_from_config
+    from lockgen.model.window import cuda_window
+    from lockgen.ops.toolchain import with_input
 
     lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
     rev_of = {name: lock["nodes"][node]["locked"]["rev"] for name, node in lock["nodes"]["root"]["inputs"].items()}
-    raw = tomllib.loads((REPO / "lockgen/src/lockgen/data/nixpkgs.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads((REPO / "lockgen/src/lockgen/tables/data/nixpkgs.toml").read_text(encoding="utf-8"))
     sets_of = {r["rev"]: set(r["cuda_sets"]) for r in raw["revision"]}
     inputs = pinned_inputs(lock, load_nixpkgs_table())
     branches = sorted(

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from lockgen.checking import run_check
 from lockgen.cli import main
-from lockgen.uvtool import UvResult, classify_uv_failure
-from lockgen.workspace import load_workspace
+from lockgen.model.workspace import load_workspace
+from lockgen.rules.checking import run_check
+from lockgen.seams.uvtool import UvResult, classify_uv_failure
 
 UV_OUT = Path(__file__).parent / "fixtures" / "uv"
 
@@ -98,7 +98,7 @@ def git(cwd: Path, *args: str) -> str:
 def test_stage_copy_holds_what_uv_needs(tmp_path: Path) -> None:
     """Before: the copy held only pyprojects, uv.lock and .python-version - no setup.py, package folders, README,
     .git (setuptools-scm) or path dependencies."""
-    from lockgen.stage import stage_copy
+    from lockgen.seams.stage import stage_copy
 
     repo = tmp_path / "repo"
     (repo / "proj/src/proj").mkdir(parents=True)
@@ -136,7 +136,7 @@ def test_stage_copy_holds_what_uv_needs(tmp_path: Path) -> None:
 
 
 def test_stage_copy_outside_git(tmp_path: Path) -> None:
-    from lockgen.stage import stage_copy
+    from lockgen.seams.stage import stage_copy
 
     proj = tmp_path / "p"
     (proj / "pkg").mkdir(parents=True)
@@ -158,7 +158,7 @@ def test_lock_files_are_private_and_removed(
 ) -> None:
     """Before: every run left /tmp/lockgen-<hash>.lock behind (over a thousand after a test run), and a link planted
     there by another user was followed."""
-    from lockgen.txn import Transaction, lock_path
+    from lockgen.seams.txn import Transaction, lock_path
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     path = lock_path(workspace_copy)
@@ -182,7 +182,7 @@ def test_uv_dies_with_a_killed_lockgen(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from lockgen.uvtool import run_uv
+        from lockgen.seams.uvtool import run_uv
         run_uv(["lock"], cwd=Path("{tmp_path}"), on_line=lambda s: None)
         """
     )

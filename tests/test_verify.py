@@ -22,14 +22,13 @@ import pkgworld
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lockgen.hooks import pre_exclude, steer
-from lockgen.resolve import Request, relock
-from lockgen.uvtool import UvResult, find_uv, run_uv
-from lockgen.verify import BROKEN, NEEDS_GPU, OK, SKIPPED, classify, result_from_line, verify
-from lockgen.workspace import load_workspace
+from lockgen.model.workspace import load_workspace
+from lockgen.ops.resolve import Request, relock
+from lockgen.ops.verify import BROKEN, NEEDS_GPU, OK, SKIPPED, classify, result_from_line, verify
+from lockgen.plan import hidden
+from lockgen.plan.hooks import pre_exclude, steer
+from lockgen.seams.uvtool import UvResult, find_uv, run_uv
 from pkgworld import Dist, make_world, uv_env, write_index, write_workspace
-
-from lockgen import hidden
 
 pytestmark = pytest.mark.uv
 
@@ -172,7 +171,7 @@ def test_verify_catches_the_planted_incompatibility_and_lock_steers_around_it(
 
     # with the row: the check flags the pair, and lock steers uv to tfm 4.0
     monkeypatch.setattr(hidden, "load_hidden", lambda: table(ROW))
-    from lockgen.checking import run_check
+    from lockgen.rules.checking import run_check
 
     found = list(run_check(load_workspace(ws), use_uv=False).violations)
     assert [(v.rule, v.package) for v in found] == [("hidden-req", "tfm")]
@@ -230,7 +229,7 @@ def test_verify_cli_exit_codes_json_and_smoke(
 
 def test_a_malformed_verify_smoke_names_the_file_and_key(tmp_path: Path, index: dict[str, str]) -> None:
     from lockgen.errors import InputError
-    from lockgen.verify import smoke_command
+    from lockgen.ops.verify import smoke_command
 
     ws = new_ws(tmp_path / "ws", index, {"app": {"verify-smoke": "train-smoke --out x"}})
     with pytest.raises(InputError) as e:
@@ -374,9 +373,8 @@ def test_a_hanging_probe_is_ended_at_the_timeout(tmp_path: Path, monkeypatch: py
     import sys
     import time
 
+    from lockgen.ops import verify as verify_mod
     from lockgen.ui import Reporter
-
-    from lockgen import verify as verify_mod
 
     script = tmp_path / "hang.py"
     script.write_text(

@@ -20,9 +20,8 @@ from pathlib import Path
 import pkgworld as pw
 import pytest
 from lockgen.cli import main
-from lockgen.elfscan import ElfError, Limits, wheel_build_cuda
-
-from lockgen import elfscan
+from lockgen.seams import elfscan
+from lockgen.seams.elfscan import ElfError, Limits, wheel_build_cuda
 
 WHEEL = "xformers-0.0.35-py39-none-manylinux_2_28_x86_64.whl"
 

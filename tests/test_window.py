@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lockgen.errors import InputError
-from lockgen.fleet import Fleet, FleetGpu, fleet_from_config
-from lockgen.knowledge import load_knowledge
-from lockgen.versions import CudaVersion, DriverVersion
-from lockgen.window import cuda_window
+from lockgen.model.fleet import Fleet, FleetGpu, fleet_from_config
+from lockgen.model.window import cuda_window
+from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.versions import CudaVersion, DriverVersion
 
 K = load_knowledge()
 V = CudaVersion.parse
@@ -123,7 +123,7 @@ def test_policy_must_be_known() -> None:
 
 # ---- properties ----
 
-RAW = tomllib.loads(resources.files("lockgen").joinpath("data/cuda.toml").read_text())
+RAW = tomllib.loads(resources.files("lockgen").joinpath("tables/data/cuda.toml").read_text())
 drivers = st.tuples(st.integers(400, 700), st.integers(0, 200), st.integers(0, 20)).map(
     lambda t: DriverVersion.parse(".".join(map(str, t)))
 )

@@ -1,4 +1,4 @@
-"""Fakes for every host source lockgen.host reads: nvidia-smi and nvcc scripts (put this directory on PATH), a
+"""Fakes for every host source lockgen.seams.host reads: nvidia-smi and nvcc scripts (put this directory on PATH), a
 /proc tree (proc_550: driver 550.54.14 with a Tesla T4) and an NVML module (nvml.FakeNVML).
 
 workspace_cuda13 is this repository's workspace as committed in "Foundation" (6ced96a), frozen so the tests do not

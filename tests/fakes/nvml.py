@@ -1,4 +1,4 @@
-"""A fake of nvidia-ml-py's `pynvml` module: the calls lockgen.host makes, answering from constructor arguments."""
+"""A fake of nvidia-ml-py's `pynvml` module: the calls seams.host makes, answering from constructor arguments."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lockgen import __version__
 from lockgen.errors import LockgenError, OutputClosed
-from lockgen.redact import RedactingStream, silence
+from lockgen.seams.redact import RedactingStream, silence
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s writer
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _root(directory: Path | None) -> Path | None:
     """The workspace root: -C DIR as given (resolved to its workspace), else found from the current directory."""
-    from lockgen.workspace import find_root
+    from lockgen.model.workspace import find_root
 
     if directory is not None:
         if not directory.is_dir():
@@ -154,7 +154,7 @@ def _main(argv: Sequence[str] | None) -> int:
         SETTINGS.quiet, SETTINGS.progress, SETTINGS.color = args.quiet, not args.no_progress, args.color
         args.root = _root(args.directory)
         if args.root is not None:
-            from lockgen.txn import pending, recover
+            from lockgen.seams.txn import pending, recover
 
             if pending(args.root):
                 said = recover(args.root)

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen bump`."""
-    from lockgen.resolve import Request
+    from lockgen.ops.resolve import Request
 
     check_arguments(args.package, args.to)
     return execute(args, Request("bump", package=args.package, to=args.to, member=args.member))
@@ -58,12 +58,12 @@ def check_arguments(package: str, to: str | None) -> None:
 def execute(args: argparse.Namespace, request: Any) -> int:
     """Shared by lock and bump: run (or dry-run) the transaction and report."""
     from lockgen.cli import require_root
-    from lockgen.resolve import dry_run, relock
+    from lockgen.ops.resolve import dry_run, relock
     from lockgen.ui import Reporter
 
     root = require_root(args)
     reporter = Reporter()
-    from lockgen.hooks import pre_exclude, steer
+    from lockgen.plan.hooks import pre_exclude, steer
 
     kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
     outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)

@@ -15,8 +15,8 @@ Checks, without changing anything:
                dependencies, -cu12 names, the build table) is pinned with ==; URL/git/path ones are exact already
   one-cuda     each environment resolves to one CUDA version per platform
   cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
-  build-cuda   compiled packages (data/builds.toml) are built for torch's CUDA major and the fleet's driver
-  hidden-req   no locked pair matches a requirement the metadata hides (data/hidden.toml: vllm <= 0.11.0 needs
+  build-cuda   compiled packages (tables/data/builds.toml) are built for torch's CUDA major and the fleet's driver
+  hidden-req   no locked pair matches a requirement the metadata hides (tables/data/hidden.toml: vllm <= 0.11.0 needs
                transformers < 5, ...), each with its source
   index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
                and registry/URL artifacts carry a hash
@@ -118,9 +118,9 @@ def in_window(mc: Any, window: Any) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen check`."""
-    from lockgen.checking import run_check
     from lockgen.cli import require_root
-    from lockgen.workspace import load_workspace
+    from lockgen.model.workspace import load_workspace
+    from lockgen.rules.checking import run_check
 
     ws = load_workspace(require_root(args))
     report = run_check(ws, use_uv=not args.no_uv)

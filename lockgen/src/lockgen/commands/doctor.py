@@ -1,7 +1,7 @@
 """`lockgen doctor`: is this machine right for this lock?
 
-Reads the host through lockgen.host (NVML, nvidia-smi, /proc; libcuda; nvcc; the environment's installed
-distributions; torch's files) and compares it with the lock (lockgen.diagnose). Imports only the standard library,
+Reads the host through lockgen.seams.host (NVML, nvidia-smi, /proc; libcuda; nvcc; the environment's installed
+distributions; torch's files) and compares it with the lock (lockgen.ops.diagnose). Imports only the standard library,
 `packaging` and lockgen's own modules, so `PYTHONPATH=lockgen/src python3 -m lockgen doctor` runs on a bare GPU
 machine; `python3 -m lockgen.commands.doctor` works even where lockgen.cli cannot be imported.
 """
@@ -63,7 +63,7 @@ def environment_of(
     env: Path | None, environ: dict[str, str] | os._Environ[str]
 ) -> tuple[list[Path] | None, str | None, str | None]:
     """(site-packages dirs, description, python) of the environment to inspect; all None for this interpreter."""
-    from lockgen.host import venv_site_packages
+    from lockgen.seams.host import venv_site_packages
 
     if env is None:
         venv = environ.get("VIRTUAL_ENV")
@@ -81,15 +81,15 @@ def environment_of(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen doctor`."""
-    from lockgen.diagnose import diagnose
-    from lockgen.host import probe_host
-    from lockgen.knowledge import load_knowledge
+    from lockgen.ops.diagnose import diagnose
+    from lockgen.seams.host import probe_host
+    from lockgen.tables.knowledge import load_knowledge
 
     knowledge = load_knowledge()
     ws = None
     root = getattr(args, "root", None)
     if root is not None:
-        from lockgen.workspace import load_workspace
+        from lockgen.model.workspace import load_workspace
 
         ws = load_workspace(root, knowledge)
     site, where, python = environment_of(args.env, os.environ)
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point (`python -m lockgen.commands.doctor`), for machines where lockgen.cli cannot load."""
     from lockgen.errors import LockgenError
-    from lockgen.workspace import find_root
+    from lockgen.model.workspace import find_root
 
     p = argparse.ArgumentParser(
         prog="lockgen-doctor", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -50,8 +50,8 @@ def environment_dir(root: Path, member: str, path: str) -> Path:
 def _member(args: argparse.Namespace) -> tuple[Path, str, Path]:
     from lockgen.cli import require_root
     from lockgen.errors import InputError
-    from lockgen.lockfile import normalize
-    from lockgen.workspace import load_workspace
+    from lockgen.model.lockfile import normalize
+    from lockgen.model.workspace import load_workspace
 
     root = require_root(args)
     ws = load_workspace(root)
@@ -65,7 +65,7 @@ def _member(args: argparse.Namespace) -> tuple[Path, str, Path]:
 
 
 def _uv(argv: list[str], root: Path, env_dir: Path) -> int:
-    from lockgen.uvtool import find_uv
+    from lockgen.seams.uvtool import find_uv
 
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}  # an outer `uv run`'s venv is not ours
     env["UV_PROJECT_ENVIRONMENT"] = str(env_dir)

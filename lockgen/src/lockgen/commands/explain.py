@@ -1,9 +1,9 @@
 """`lockgen explain [FILE|-]`: what does this error mean, and what fixes it?
 
 Reads an error, traceback or whole log (the last error in it), matches it against lockgen's error knowledge
-(data/errors.toml, data/renames.toml, and the team's own file named by `[tool.lockgen] knowledge` in the root
+(tables/data/errors.toml, renames.toml, and the team's own file named by `[tool.lockgen] knowledge` in the root
 pyproject.toml) and answers with the category, the cause in plain words and the fix as exact commands (uv for the
-workspace, pip for Colab). Inside a workspace the answer is made concrete with the lock and this machine (lockgen.host).
+workspace, pip for Colab). Inside a workspace the answer is made concrete with the lock and this machine (seams.host).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ plain words, and the fix as exact commands: uv for this workspace, pip for Colab
 the lock's CUDA and this machine's driver and GPUs; use --driver when the error came from another machine, --no-host
 to leave this machine out. Every index URL, version and driver figure printed comes from lockgen's tables or the
 lock; when facts are missing it says what to run to get them. A team's own knowledge file (same format as
-data/errors.toml) is named in the root pyproject.toml: [tool.lockgen] knowledge = "path.toml".
+tables/data/errors.toml) is named in the root pyproject.toml: [tool.lockgen] knowledge = "path.toml".
 An error lockgen does not know is reported as not recognised, with what was checked.
 exit codes: 0 recognised, 1 not recognised, 2 bad input
 """
@@ -63,9 +63,9 @@ def read_input(file: str | None) -> str:
 def build_context(root: Path | None, member: str | None, driver: str | None, use_host: bool) -> tuple[Any, list[str]]:
     """The ExplainContext for the workspace at `root` (None outside one) and this machine; plus notes for stderr."""
     from lockgen.errors import InputError, LockgenError
-    from lockgen.explain import ExplainContext, MemberFacts
-    from lockgen.knowledge import load_knowledge
-    from lockgen.versions import DriverVersion
+    from lockgen.ops.explain import ExplainContext, MemberFacts
+    from lockgen.tables.knowledge import load_knowledge
+    from lockgen.tables.versions import DriverVersion
 
     knowledge = load_knowledge()
     notes: list[str] = []
@@ -77,15 +77,15 @@ def build_context(root: Path | None, member: str | None, driver: str | None, use
             raise InputError("--driver", None, str(e)) from None
     host = None
     if use_host:
-        from lockgen.host import probe_host
+        from lockgen.seams.host import probe_host
 
         host = probe_host()
     members: list[Any] = []
     fleet = None
     if root is not None:
         try:
-            from lockgen.cudadetect import member_cuda_from
-            from lockgen.workspace import load_workspace
+            from lockgen.model.cudadetect import member_cuda_from
+            from lockgen.model.workspace import load_workspace
 
             ws = load_workspace(root, knowledge)
             fleet = ws.fleet
@@ -103,7 +103,7 @@ def build_context(root: Path | None, member: str | None, driver: str | None, use
             notes.append(f"workspace not used: {e}")
     focus = None
     if member is not None:
-        from lockgen.host import normalize
+        from lockgen.seams.host import normalize
 
         focus = normalize(member)
         if members and focus not in {m.name for m in members}:
@@ -132,11 +132,11 @@ KNOWLEDGE_KEY = "tool.lockgen.knowledge"
 def load_catalog_for(root: Path | None) -> Any:
     """The built-in error knowledge, merged with the file `[tool.lockgen] knowledge` names in the root pyproject.toml
     (a path relative to the root). InputError (exit 2) naming the file and key when that file is missing or malformed.
-    The key is read here, not by lockgen.fleet, which ignores keys it does not know."""
+    The key is read here, not by lockgen.model.fleet, which ignores keys it does not know."""
     import tomllib
 
     from lockgen.errors import InputError
-    from lockgen.explain import KnowledgeFileError, load_catalog, load_user_catalog
+    from lockgen.ops.explain import KnowledgeFileError, load_catalog, load_user_catalog
 
     base = load_catalog()
     if root is None:
@@ -165,7 +165,7 @@ def load_catalog_for(root: Path | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen explain`."""
-    from lockgen.explain import explain
+    from lockgen.ops.explain import explain
 
     text = read_input(args.file)
     root = getattr(args, "root", None)
@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  - {c}", file=out)
         print(
             "lockgen does not guess. `lockgen doctor` checks this machine against the lock; the knowledge lives in "
-            "lockgen/src/lockgen/data/errors.toml, and a team adds its own with "
+            "lockgen/src/lockgen/tables/data/errors.toml, and a team adds its own with "
             '[tool.lockgen] knowledge = "path.toml".',
             file=out,
         )

@@ -1,5 +1,5 @@
 """`lockgen export`: one member's locked environment as a PEP 723 header, a Colab pip cell, requirements.txt or
-pylock.toml. pep723 and colab come from lockgen.export (pure); requirements and pylock from `uv export`."""
+pylock.toml. pep723 and colab come from lockgen.ops.export (pure); requirements and pylock from `uv export`."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 def render(ws: Any, member: str, fmt: str, current: str | None, file: str = "notebook") -> str:
     """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
     file."""
-    from lockgen.export import member_export, render_colab, update_script_block
+    from lockgen.ops.export import member_export, render_colab, update_script_block
 
     if fmt == "colab":
         return render_colab(ws.lock, member)
@@ -57,7 +57,7 @@ def render(ws: Any, member: str, fmt: str, current: str | None, file: str = "not
         names = index_names(ws.pyproject)
         export = member_export(ws.lock, member, names)
         if current is None:
-            from lockgen.export import comment_block, render_script_toml
+            from lockgen.ops.export import comment_block, render_script_toml
 
             return comment_block(render_script_toml(export))
         return update_script_block(current, export, file)
@@ -76,7 +76,7 @@ def index_names(pyproject: Any) -> dict[str, str]:
 def uv_export(root: Path, member: str, uv_format: str) -> str:
     """`uv export --frozen --package MEMBER --format F --no-emit-workspace` (the lock as is, never re-resolved)."""
     from lockgen.errors import UvError
-    from lockgen.uvtool import run_uv
+    from lockgen.seams.uvtool import run_uv
 
     res = run_uv(["export", "--frozen", "--package", member, "--format", uv_format, "--no-emit-workspace"], cwd=root)
     if res.returncode != 0:
@@ -89,10 +89,10 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen export`."""
     from lockgen.cli import require_root
     from lockgen.errors import InputError
-    from lockgen.lockfile import normalize
-    from lockgen.safefile import read_target, write_target
+    from lockgen.model.lockfile import normalize
+    from lockgen.model.workspace import load_workspace
+    from lockgen.seams.safefile import read_target, write_target
     from lockgen.ui import Reporter
-    from lockgen.workspace import load_workspace
 
     ws = load_workspace(require_root(args))
     member = normalize(args.member)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(args.into), None, f"cannot be read: {e}") from None
     text = render(ws, member, args.format, current, str(args.into))
     if current:
-        from lockgen.export import classify_requirements, find_script_block, member_export
+        from lockgen.ops.export import classify_requirements, find_script_block, member_export
 
         block = find_script_block(current, str(args.into))
         if block is not None:

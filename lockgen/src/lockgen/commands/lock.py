@@ -10,9 +10,9 @@ DESCRIPTION = """\
 One transaction: writes the fleet's CUDA window as caps on the CUDA runtime packages in
 [tool.uv] constraint-dependencies (entries lockgen owns, listed in [tool.lockgen] managed-constraints)
 and excludes builds the fleet's driver cannot run; keeps every pin that still fits, frees the torch
-family (with what follows torch's version: transformers, peft, ... data/hidden.toml) of members the
+family (with what follows torch's version: transformers, peft, ... tables/data/hidden.toml) of members the
 fleet no longer admits; runs `uv lock`; steers uv away from builds whose CUDA disagrees with torch and
-from locked pairs that match a requirement the metadata hides (data/hidden.toml); pins with == what uv
+from locked pairs that match a requirement the metadata hides (tables/data/hidden.toml); pins with == what uv
 chose; writes nix/toolchain.json and the notebook headers listed in [tool.lockgen] notebooks; runs the
 check. On any failure - uv fails or is killed, Ctrl-C, the check fails, a write fails - every file is
 restored byte for byte. A member's own floor ([tool.lockgen] ranges) that the fleet cannot run is named.
@@ -36,6 +36,6 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen lock`."""
     from lockgen.commands.bump import execute
-    from lockgen.resolve import Request
+    from lockgen.ops.resolve import Request
 
     return execute(args, Request("lock", exclude_newer=args.exclude_newer))

@@ -1,5 +1,5 @@
 """`lockgen matrix`: what each member would resolve to on other drivers/GPUs, computed with real uv in temporary
-copies (the workspace is never touched); the rows run in parallel (lockgen.matrix)."""
+copies (the workspace is never touched); the rows run in parallel (lockgen.ops.matrix)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen matrix`."""
     from lockgen.cli import require_root
     from lockgen.errors import InputError, LockgenError
-    from lockgen.fleet import check_driver, fleet_from_config
-    from lockgen.matrix import default_drivers, default_jobs, run_matrix
-    from lockgen.safefile import check_target
+    from lockgen.model.fleet import check_driver, fleet_from_config
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.matrix import default_drivers, default_jobs, run_matrix
+    from lockgen.seams.safefile import check_target
     from lockgen.ui import Reporter
-    from lockgen.workspace import load_workspace
 
     root = require_root(args)
     jobs = _jobs(args.jobs) or default_jobs()
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     doc = run_matrix(root, drivers, args.gpus, args.verify, jobs, on_row=progress, reporter=reporter)
     rows = doc["rows"]
     if args.html is not None:
-        from lockgen.report_html import render_matrix
-        from lockgen.safefile import write_target
+        from lockgen.ops.report_html import render_matrix
+        from lockgen.seams.safefile import write_target
 
         write_target(args.html, render_matrix(doc).encode("utf-8"), f"--html {args.html}")
         reporter.step(f"wrote {args.html}")

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     """`lockgen toolchain [--write] [--json]`."""
     from lockgen.cli import require_root
     from lockgen.errors import InputError
-    from lockgen.toolchain import (
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.toolchain import (
         TOOLCHAIN_FILE,
         compare_toolchain,
         flake_inputs,
@@ -65,7 +66,6 @@ def run(args: argparse.Namespace) -> int:
         toolchain_for,
         toolchain_warnings_for,
     )
-    from lockgen.workspace import load_workspace
 
     root = require_root(args)
     ws = load_workspace(root)
@@ -81,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
             except InputError:
                 current = None
         if current != expected:
-            from lockgen.safefile import write_target
-            from lockgen.schema import inside
+            from lockgen.model.schema import inside
+            from lockgen.seams.safefile import write_target
 
             # inside the project (no link out of it), a regular file or new, its folder present; mode kept
-            from lockgen.txn import WorkspaceLock
+            from lockgen.seams.txn import WorkspaceLock
 
             folder = inside(root, path.parent.relative_to(root).as_posix(), "lockgen toolchain --write", TOOLCHAIN_FILE)
             with WorkspaceLock(root):  # never beside a lock/bump that is changing the project
@@ -145,14 +145,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_host_driver() -> Any:
-    """The host's NVIDIA driver through lockgen.host (the one seam for what the machine says); None when absent."""
+    """The host's NVIDIA driver through seams.host (the one seam for what the machine says); None when absent."""
     from lockgen.errors import LockgenError
-    from lockgen.versions import DriverVersion
+    from lockgen.tables.versions import DriverVersion
 
     try:
-        from lockgen import host
+        from lockgen.seams import host
     except ImportError:
-        raise LockgenError("this lockgen has no host probe (lockgen.host); pass --driver VERSION") from None
+        raise LockgenError("this lockgen has no host probe (lockgen.seams.host); pass --driver VERSION") from None
     value = host.driver_version()
     if value is None or isinstance(value, DriverVersion):
         return value
@@ -166,7 +166,7 @@ def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str,
     """(cuda, policy) for `member` from nix/toolchain.json, falling back to uv.lock."""
     from lockgen.cli import require_root
     from lockgen.errors import InputError
-    from lockgen.toolchain import TOOLCHAIN_FILE, read_json_file
+    from lockgen.ops.toolchain import TOOLCHAIN_FILE, read_json_file
 
     root = require_root(args)
     path = root / TOOLCHAIN_FILE
@@ -175,8 +175,8 @@ def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str,
         entry = data.get("members", {}).get(member) if isinstance(data, dict) else None
         if isinstance(entry, dict) and isinstance(entry.get("cuda"), str):
             return entry["cuda"], data.get("driver_policy")
-    from lockgen.cudadetect import member_cuda
-    from lockgen.workspace import load_workspace
+    from lockgen.model.cudadetect import member_cuda
+    from lockgen.model.workspace import load_workspace
 
     ws = load_workspace(root)
     if member not in ws.members:
@@ -194,9 +194,9 @@ def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str,
 def run_guard(args: argparse.Namespace) -> int:
     """`lockgen toolchain guard --member M [--cuda X] [--driver V] [--policy P]`: exit 0 when the driver fits."""
     from lockgen.errors import InputError
-    from lockgen.knowledge import load_knowledge
-    from lockgen.toolchain import guard_verdict
-    from lockgen.versions import CudaVersion
+    from lockgen.ops.toolchain import guard_verdict
+    from lockgen.tables.knowledge import load_knowledge
+    from lockgen.tables.versions import CudaVersion
 
     member = args.member
     policy = args.policy
@@ -211,7 +211,7 @@ def run_guard(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError("--cuda", None, str(e)) from None
     if args.driver:
-        from lockgen.fleet import check_driver
+        from lockgen.model.fleet import check_driver
 
         # the same rules as the fleet's driver: "12.4" is a CUDA version, "999.99" no driver lockgen can place
         driver = check_driver(args.driver, load_knowledge(), "lockgen toolchain guard", "--driver")

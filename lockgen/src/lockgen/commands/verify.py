@@ -42,9 +42,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen verify`."""
     from lockgen.cli import require_root
+    from lockgen.model.workspace import load_workspace
+    from lockgen.ops.verify import format_report, verify
     from lockgen.ui import Reporter
-    from lockgen.verify import format_report, verify
-    from lockgen.workspace import load_workspace
 
     ws = load_workspace(require_root(args))
     results = verify(ws, args.members or None, Reporter(), args.offline, not args.no_smoke, args.timeout)

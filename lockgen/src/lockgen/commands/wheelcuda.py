@@ -18,7 +18,7 @@ DESCRIPTION = """\
 Some compiled wheels (vllm, xformers, flash-attn, ...) declare no nvidia runtime requirement, yet their
 shared libraries load one CUDA major (DT_NEEDED libcudart.so.12) or were compiled by a newer nvcc than
 torch's runtime. This reads the wheel's .so files and reports what they need, next to what lockgen's table
-(lockgen/data/builds.toml) says, and prints the row to add or correct.
+(lockgen/tables/data/builds.toml) says, and prints the row to add or correct.
 
   lockgen wheel-cuda dist/xformers-0.0.35-py39-none-manylinux_2_28_x86_64.whl
   lockgen wheel-cuda https://files.pythonhosted.org/packages/.../xformers-0.0.35-....whl
@@ -87,7 +87,7 @@ def uv_cache_dir(explicit: Path | None, root: Path | None) -> Path | None:
     if os.environ.get("UV_CACHE_DIR"):
         return Path(os.environ["UV_CACHE_DIR"])
     from lockgen.errors import UvError
-    from lockgen.uvtool import run_uv
+    from lockgen.seams.uvtool import run_uv
 
     try:
         res = run_uv(["cache", "dir"], cwd=root or Path.cwd())
@@ -115,7 +115,7 @@ def find_in_lock(root: Path, package: str, version: str) -> str | None:
 
 def find_artifact_in_lock(root: Path, package: str, version: str) -> tuple[str, str | None] | None:
     """(location, hash such as "sha256:...") of the best-fitting wheel of package==version in uv.lock."""
-    from lockgen.lockfile import read_lock
+    from lockgen.model.lockfile import read_lock
 
     lock = read_lock(root / "uv.lock")
     hashes = {w.location: w.hash for p in lock.by_name(package) if p.version == version for w in p.wheels}
@@ -125,8 +125,8 @@ def find_artifact_in_lock(root: Path, package: str, version: str) -> tuple[str, 
 
 def _check_url(url: str, origin: str) -> None:
     from lockgen.errors import LockgenError
-    from lockgen.redact import redact_url
-    from lockgen.urls import url_problem
+    from lockgen.seams.redact import redact_url
+    from lockgen.seams.urls import url_problem
 
     problem = url_problem(url)
     if problem:
@@ -149,14 +149,14 @@ def download(
     url: str, dest: Path, progress: Callable[[str], None], max_bytes: int | None = None, origin: str = "URL"
 ) -> Path:
     """Stream `url` into `dest` in 1 MiB chunks, reporting progress; LockgenError on any failure. Only https://,
-    http:// to this machine and file:// (`lockgen.urls`), also after redirects; at most `max_bytes`. A file://
+    http:// to this machine and file:// (`lockgen.seams.urls`), also after redirects; at most `max_bytes`. A file://
     URL is not copied: the path of the (regular) file itself is returned."""
     import urllib.error
     from urllib.request import url2pathname
 
-    from lockgen.elfscan import LIMITS
     from lockgen.errors import LockgenError
-    from lockgen.redact import redact_url
+    from lockgen.seams.elfscan import LIMITS
+    from lockgen.seams.redact import redact_url
 
     cap = LIMITS.max_wheel_bytes if max_bytes is None else max_bytes
     shown = redact_url(url)
@@ -164,7 +164,7 @@ def download(
     if url.lower().startswith("file:"):
         from urllib.parse import urlsplit
 
-        from lockgen.elfscan import Limits, regular_file_size
+        from lockgen.seams.elfscan import Limits, regular_file_size
 
         path = Path(url2pathname(urlsplit(url).path))
         regular_file_size(path, Limits(max_wheel_bytes=cap))
@@ -303,17 +303,17 @@ def locate_with_hash(
     artifact = find_artifact_in_lock(root, *ident)
     if artifact is None:
         raise LockgenError(f"{target}: not in uv's cache, and uv.lock has no Linux wheel of {ident[0]} {ident[1]}")
-    url, digest = artifact
+    url, lock_hash = artifact
     if "://" not in url:  # a path wheel of a path source: relative to the workspace
         url = (root / url).resolve().as_uri()
     _check_url(url, f"uv.lock ({ident[0]} {ident[1]})")
-    return url, ident, digest
+    return url, ident, lock_hash
 
 
 def run(args: argparse.Namespace) -> int:
     """`lockgen wheel-cuda WHEEL|URL|DIR|NAME==VERSION [--json]`."""
-    from lockgen.elfscan import lookup_build, wheel_build_cuda
-    from lockgen.redact import redact_url
+    from lockgen.seams.elfscan import lookup_build, wheel_build_cuda
+    from lockgen.seams.redact import redact_url
     from lockgen.ui import Reporter
 
     as_json = bool(getattr(args, "json", False))
@@ -397,5 +397,5 @@ def _print_human(source: str, ident: Any, build: Any, row: Any, disagreement: st
     elif ident:
         print("  builds.toml: no row for this version")
     if new_row and (row is None or disagreement):
-        print("\nrow for lockgen/src/lockgen/data/builds.toml:")
+        print("\nrow for lockgen/src/lockgen/tables/data/builds.toml:")
         print(new_row)

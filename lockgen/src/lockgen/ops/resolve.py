@@ -1,0 +1,725 @@
+"""Driver-matched resolution: `lockgen lock` and `lockgen bump` as one transaction each.
+
+The fleet decides the CUDA window; lockgen writes it as constraints uv understands, relaxes the pins that
+must move, lets uv resolve, steers it away from builds whose CUDA disagrees (bounded), re-pins strictly,
+writes nix/toolchain.json, and checks. Every uv run goes through `runner` (lockgen.seams.uvtool.run_uv by default)
+and every write through the Transaction, so tests can fake uv and inject faults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockgen.errors import LockgenError
+from lockgen.model.cudadetect import is_cuda_linked, member_cuda_from
+from lockgen.model.family import family_of
+from lockgen.model.lockfile import normalize
+from lockgen.model.workspace import Workspace, load_workspace
+from lockgen.ops.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
+from lockgen.plan.constraints import cuda_index_from_config, exclusion_constraints, runtime_constraints
+from lockgen.plan.edit import (
+    add_requirements,
+    managed_constraints,
+    requirement_names,
+    set_cuda_index,
+    set_exclude_newer,
+    set_managed_constraints,
+    set_requirements,
+)
+from lockgen.seams.txn import Transaction, WorkspaceLock, apply_changes
+from lockgen.seams.uvtool import UvResult, classify_uv_failure, run_uv
+from lockgen.ui import Reporter
+
+MAX_STEERING_ROUNDS = 3
+PROJECT_RULES = frozenset({"strict-pin", "index", "hash", "source"})
+Runner = Callable[..., UvResult]
+# A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
+Steer = Callable[[Workspace], list[tuple[str, str, str]]]
+# Builds excluded before resolving (their CUDA is outside the window): (name, constraint, reason).
+PreExclude = Callable[[Workspace], list[tuple[str, str, str]]]
+
+
+class ResolutionFailed(LockgenError):
+    """uv found no solution; the message says why in the user's terms."""
+
+    exit_code = 1
+
+
+class UvRunFailed(LockgenError):
+    """uv failed for a reason other than "no solution": a network, build or cache failure. Nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Downgrade(LockgenError):
+    """A bump would leave a package older than before that it was not asked to move down; nothing was written."""
+
+    exit_code = 1
+
+
+class CheckFailed(LockgenError):
+    """The re-locked workspace still violates a rule; everything was restored."""
+
+    exit_code = 1
+
+
+class EmptyWindow(LockgenError):
+    """No CUDA version runs on the whole fleet."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for."""
+
+    kind: str  # "lock" | "bump"
+    package: str | None = None
+    to: str | None = None
+    member: str | None = None
+    exclude_newer: str | None = None  # None: keep for lock (set if absent), now for bump
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """One member, before and after."""
+
+    member: str
+    cuda_before: str | None
+    cuda_after: str | None
+    changes: tuple[tuple[str, str | None, str | None], ...]  # (package, old, new), CUDA-linked packages only
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a lock/bump did (or, for a dry run, would do)."""
+
+    members: tuple[MemberChange, ...]
+    uv_runs: int
+    constraints: tuple[str, ...]
+    excluded: tuple[tuple[str, str, str], ...]  # (package, constraint, reason)
+    changed_files: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for --json."""
+        return {
+            "members": [
+                {
+                    "member": m.member,
+                    "cuda_before": m.cuda_before,
+                    "cuda_after": m.cuda_after,
+                    "changes": [{"package": p, "old": o, "new": n} for p, o, n in m.changes],
+                }
+                for m in self.members
+            ],
+            "uv_runs": self.uv_runs,
+            "constraints": list(self.constraints),
+            "excluded": [{"package": n, "constraint": c, "reason": r} for n, c, r in self.excluded],
+            "changed_files": list(self.changed_files),
+            "warnings": list(self.warnings),
+        }
+
+
+def empty_window_message(window: Any) -> str:
+    """One line: why no CUDA runs on the fleet - the lowest driver any known CUDA needs, and the GPUs that rule
+    CUDA versions out."""
+    fleet = window.fleet
+    drivers = [e for e in window.excluded if e.reason == "driver"]
+    gpus = sorted(
+        {e.detail.split(" (compute")[0].split("cannot target ")[-1] for e in window.excluded if e.reason == "gpu"}
+    )
+    parts = []
+    if drivers:
+        oldest = min(drivers, key=lambda e: e.cuda)
+        parts.append(f"the oldest CUDA lockgen knows ({oldest.cuda}) needs {oldest.detail.split('needs ')[-1]}")
+    if gpus:
+        parts.append(f"no single CUDA targets every GPU ({', '.join(gpus)})")
+    return f"no CUDA version runs on the whole fleet ({fleet.describe()}): " + "; ".join(
+        parts or ["see tables/data/cuda.toml"]
+    )
+
+
+def now_stamp() -> str:
+    """The current UTC time as uv's exclude-newer wants it (seconds precision)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
+    """The member's direct dependencies that are CUDA-linked, with the version the lock has for each."""
+    installed = ws.installed(member)
+    out = {}
+    for name in requirement_names(ws.members[member].data):
+        pkg = installed.get(name)
+        if pkg is not None and pkg.version and is_cuda_linked(pkg, installed):
+            out[name] = pkg.version
+    return out
+
+
+def _requirements(pyproject_text: str) -> list[str]:
+    import tomllib
+
+    return list(tomllib.loads(pyproject_text).get("project", {}).get("dependencies", []))
+
+
+def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
+    out = {}
+    for name in ws.members:
+        if not ws.lock.by_name(name):
+            continue
+        installed = ws.installed(name)
+        mc = member_cuda_from(name, installed)
+        linked = {n: p.version for n, p in installed.items() if is_cuda_linked(p, installed) and not p.is_workspace}
+        out[name] = (str(mc.cuda) if mc.cuda else None, linked)
+    return out
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[MemberChange, ...]:
+    out = []
+    for m in sorted(set(before) | set(after)):
+        cb, pb = before.get(m, (None, {}))
+        ca, pa = after.get(m, (None, {}))
+        changes = tuple((n, pb.get(n), pa.get(n)) for n in sorted(set(pb) | set(pa)) if pb.get(n) != pa.get(n))
+        if cb is None and ca is None and not changes and not (pb or pa):
+            continue  # a CPU-only project (the tooling root): nothing to report
+        out.append(MemberChange(m, cb, ca, changes))
+    return tuple(out)
+
+
+def workspace_files(ws: Workspace) -> list[Path]:
+    """Every file lock/bump may touch."""
+    files = [ws.root / "pyproject.toml", ws.root / "uv.lock", ws.root / "nix" / "toolchain.json"]
+    files += [ws.root / m.pyproject_file for m in ws.members.values() if m.path != "."]
+    from lockgen.ops.notebooks import notebooks
+
+    files += [ws.root / nb.path for nb in notebooks(ws)]
+    return files
+
+
+def relock(
+    root: Path,
+    request: Request,
+    reporter: Reporter | None = None,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+    apply: bool = True,
+) -> Outcome:
+    """Run lock or bump on the project at `root` as one transaction that cannot be half-applied.
+
+    Under the workspace lock, the project is copied to a private staging directory (lockgen.seams.stage) and the whole
+    lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
+    atomic renames under a journal (lockgen.seams.txn.apply_changes): a kill at any moment leaves the old files, or the
+    journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
+    resolution (both write nothing to the project)."""
+    reporter = reporter or Reporter(quiet=True)
+    # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
+    workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
+    with WorkspaceLock(root), tempfile.TemporaryDirectory(prefix="lockgen-stage-") as tmp:
+        stage = stage_copy(root, Path(tmp))
+        outcome = relock_here(stage, request, reporter, runner, fault, pre_exclude, steer, finalize)
+        if not (apply and finalize) or not outcome.changed_files:
+            return outcome
+        changes = {rel: (stage / rel).read_bytes() for rel in outcome.changed_files if (stage / rel).exists()}
+        gone = [rel for rel in outcome.changed_files if not (stage / rel).exists()]
+        if gone:  # lock/bump never delete a file; a vanished one is a bug, not something to apply
+            raise LockgenError(f"internal: the staged result lost {', '.join(gone)}")
+        label = f"lockgen {request.kind}" + (f" {request.package}" if request.package else "")
+        reporter.step(f"applying {len(changes)} file(s) to the project")
+        apply_changes(root, changes, label, fault)
+    return outcome
+
+
+def relock_here(
+    root: Path,
+    request: Request,
+    reporter: Reporter,
+    runner: Runner = run_uv,
+    fault: Callable[[str], None] | None = None,
+    pre_exclude: PreExclude | None = None,
+    steer: Steer | None = None,
+    finalize: bool = True,
+) -> Outcome:
+    """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
+    Transaction that restores every file on failure."""
+    run = _Relock(root, request, reporter, runner, pre_exclude, steer)
+    with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
+        run.tx = tx
+        run.plan()
+        run.resolve()
+        if not finalize:
+            return run.outcome(load_workspace(root), ())
+        run.repin_and_record()
+        final = run.finish()
+        changed = tuple(
+            sorted(
+                str(p.relative_to(root))
+                for p, data in tx.snapshot.items()
+                if (p.read_bytes() if p.exists() else None) != data
+            )
+        )
+    return run.outcome(final, changed)
+
+
+class _Relock:
+    """The steps of one lock/bump; `relock` runs them inside the transaction (`self.tx`)."""
+
+    def __init__(
+        self,
+        root: Path,
+        request: Request,
+        reporter: Reporter,
+        runner: Runner,
+        pre_exclude: PreExclude | None,
+        steer: Steer | None,
+    ) -> None:
+        self.root, self.request, self.reporter, self.runner, self.steer = root, request, reporter, runner, steer
+        self.ws = ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
+        self.window = ws.window
+        if not self.window.allowed:
+            raise EmptyWindow(empty_window_message(self.window))
+        self.fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
+        members = list(ws.members) if self.fresh else [m for m in ws.members if ws.lock.by_name(m)]
+        if request.member and request.member not in members:
+            raise LockgenError(
+                f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})"
+            )
+        self.targets = [request.member] if request.member else members
+        self.before = _snapshot_members(ws)
+        self.tx: Transaction
+        self.uv_runs = 0
+        self.seen_by_uv: dict[Path, bytes] = {}  # the pyprojects as the last uv run saw them
+        self.relax: dict[str, dict[str, str | None]] = {}  # member -> name -> new specifier (None: freed)
+        self.floors: dict[str, dict[str, str]] = {}
+        self.upgrade: set[str] = set()
+        self.extra_constraints: list[str] = []
+        self.pre = list(pre_exclude(ws) if pre_exclude else [])  # (package, constraint, reason)
+        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
+        self.steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
+        self.entries: list[str] = []
+        self.pins_written: dict[str, dict[str, str]] = {}
+        self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
+        self.originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in self.targets}
+        # when the root is itself a project, its requirements and the fleet's caps live in one file: both edits
+        # are composed into it (the member edit first, then the root's tables), never one over the other
+        self.root_member = next((m for m in self.targets if ws.members[m].path == "."), None)
+        self.member_texts: dict[str, str] = {}
+        uv_cfg = ws.pyproject.get("tool", {}).get("uv", {})
+        # exclude-newer: kept as the project has it; `bump` moves it to now; a project without one gets one only when
+        # it is locked from nothing (adding it to an existing lock would make uv re-resolve everything)
+        current = uv_cfg.get("exclude-newer")
+        if request.exclude_newer:
+            self.stamp: str | None = request.exclude_newer
+        elif request.kind == "bump":
+            self.stamp = now_stamp() if current else None
+        else:
+            self.stamp = str(current) if current else (now_stamp() if self.fresh else None)
+        self.cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
+        self.chosen = self.cuda_index.choose(self.window) if self.cuda_index else None
+
+    # -- effects --
+
+    def uv(self, args: Sequence[str], what: str) -> UvResult:
+        """One uv run (a fault point before and after it)."""
+        self.tx.effect(f"uv {what}")
+        self.seen_by_uv = {p: p.read_bytes() for p in self.tx.snapshot if p.name == "pyproject.toml" and p.exists()}
+        self.reporter.step(f"{what}: {_short(args)}")
+        self.uv_runs += 1
+        res = self.runner(list(args), cwd=self.root, on_line=self.reporter.detail, heartbeat=self.reporter.heartbeat)
+        self.tx.effect(f"after uv {what}")
+        return res
+
+    def write(self, path: Path, text: str) -> None:
+        """Write `text` to a snapshotted file when it differs."""
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            self.tx.write(path, text.encode("utf-8"))
+
+    def fail(self, res: UvResult) -> LockgenError:
+        """uv's failure, told apart (no solution, network, build, offline cache) and explained in the user's terms."""
+        failure = classify_uv_failure(res.stderr, res.returncode)
+        if failure.kind != "no-solution":
+            return UvRunFailed(explain_uv_failure(failure, res.stderr), failure.kind)
+        attempt = Attempt(self.window, tuple(self.entries), self.pins_written, self.request.package, self.request.to)
+        # a member's own floor that the fleet excludes is the reason, in the user's terms, before uv's words
+        floors = floor_conflicts(self.ws)
+        text = explain_failure(res.stderr, attempt, self.ws.knowledge)
+        return ResolutionFailed("\n".join([*floors, text]) if floors else text)
+
+    # -- 1-3: what must move, the fleet as constraints, relaxed pins --
+
+    def plan(self) -> None:
+        """Decide what moves; write the root's managed constraints and the relaxed member pins."""
+        ws, request = self.ws, self.request
+        if request.kind == "bump":
+            self._plan_bump()
+        else:
+            # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
+            # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
+            # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
+            for m in self.targets:
+                self.relax[m] = {}
+                moving = set() if self.fresh else _must_move(ws, m, self.pre)
+                if moving:
+                    self.upgrade |= moving
+                    self.relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
+        # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
+        # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
+        # solution that way, they are freed too (one more uv run). `bump` does so from the start (it never
+        # downgrades what the user did not name), `lock` in steering rounds.
+        self.floors = {
+            m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in self.relax.items()
+        }
+        if self.cuda_index and self.chosen:
+            self.reporter.step(
+                f"CUDA index: {self.chosen[0]} ({self.chosen[1]}) for {', '.join(self.cuda_index.packages)}"
+            )
+        elif self.cuda_index:
+            self.reporter.step(
+                "CUDA index: no variant inside the window; the routed packages come from the default index"
+            )
+        self.write_root()
+        self.write_relaxed()
+
+    def _plan_bump(self) -> None:
+        ws, request = self.ws, self.request
+        assert request.package
+        pkg = normalize(request.package)
+        found = False
+        for m in self.targets:
+            fam = family_of(pkg, ws.installed(m))
+            if not fam:
+                continue
+            found = True
+            # the runtime wheels follow torch's exact pins by themselves; asking uv to re-check each of them
+            # against the index only costs time
+            self.upgrade |= {n for n in fam if not n.startswith(("nvidia-", "cuda-"))}
+            direct = set(requirement_names(ws.members[m].data))
+            self.relax[m] = {n: None for n in fam & direct}
+            if request.to:
+                if pkg in direct:
+                    self.relax[m][pkg] = f"=={request.to}"
+                else:
+                    self.extra_constraints.append(f"{pkg}=={request.to}")
+        if not found:
+            where = f"member {request.member}" if request.member else "any member"
+            raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
+
+    def write_root(self) -> None:
+        """The root pyproject: managed constraints (window caps, exclusions, --to), exclude-newer, CUDA index."""
+        entries = list(runtime_constraints(self.window)) + [c for _, c, _ in self.pre]
+        entries += exclusion_constraints((n, v) for n, v, _ in self.steered)
+        entries += self.extra_constraints
+        self.entries = entries
+        self.write_root_file()
+
+    def root_text(self, base: str) -> str:
+        """The root pyproject's own edits (managed constraints, exclude-newer, CUDA index) applied to `base`."""
+        text = set_managed_constraints(base, self.entries)
+        if self.stamp:
+            text = set_exclude_newer(text, self.stamp)
+        if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
+            chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
+            text = set_cuda_index(
+                text, f"lockgen-{chosen[0]}" if chosen else None, chosen[1] if chosen else None, packages
+            )
+        return text
+
+    def write_root_file(self) -> None:
+        """Write the root pyproject: its own edits over the root project's requirement edits, if any."""
+        base = self.member_texts.get(self.root_member or "", self.original_root)
+        self.write(self.root / "pyproject.toml", self.root_text(base))
+
+    def write_member(self, member: str, text: str) -> None:
+        """Write a member's pyproject (the root's, composed with the root edits, when the root is the project)."""
+        if member == self.root_member:
+            self.member_texts[member] = text
+            self.write_root_file()
+        else:
+            self.write(self.root / self.ws.members[member].pyproject_file, text)
+
+    def write_relaxed(self) -> None:
+        """Each member pyproject: the original text with the pins that must move freed (floors applied)."""
+        for m, specs in self.relax.items():
+            wanted = {**specs, **self.floors.get(m, {})}
+            file = self.ws.members[m].pyproject_file
+            self.write_member(m, set_requirements(self.originals[m], wanted, record_ranges=False))
+            self.pins_written[file] = {k: v for k, v in wanted.items() if v}
+
+    # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
+
+    def resolve(self) -> None:
+        """Run uv until no steering is needed (at most MAX_STEERING_ROUNDS re-resolutions)."""
+        upgrade_args = [a for p in sorted(self.upgrade) for a in ("--upgrade-package", p)]
+        for round_ in range(MAX_STEERING_ROUNDS + 1):
+            res = self.uv(
+                ["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})"
+            )
+            if res.returncode != 0 and classify_uv_failure(res.stderr, res.returncode).kind != "no-solution":
+                raise self.fail(res)
+            if res.returncode != 0 and any(self.floors.values()):
+                self.reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
+                self.floors = {m: {} for m in self.floors}
+                self.write_relaxed()
+                res = self.uv(["lock", *upgrade_args], "resolving without floors")
+            if res.returncode != 0:
+                raise self.fail(res)
+            ws_new = load_workspace(self.root)
+            if self.route_transitive(ws_new):
+                continue  # re-resolve with the routed packages as direct requirements
+            if self.steer is None:
+                return
+            known = {(n, v) for n, v, _ in self.steered}
+            bad = [b for b in self.steer(ws_new) if (b[0], b[1]) not in known]
+            if not bad:
+                return
+            if round_ == MAX_STEERING_ROUNDS:
+                raise CheckFailed(
+                    "uv keeps choosing builds whose CUDA disagrees with torch after "
+                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r in bad)
+                )
+            for b in bad:
+                self.reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
+            self.steered += bad
+            self.write_root()
+            # the members holding an excluded build free their torch family too (pure packages floored)
+            for m in self.relax:
+                inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
+                if any(inst.get(n) is not None and inst[n].version == v for n, v, _ in bad):
+                    fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
+                    self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
+                    self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
+            self.write_relaxed()
+
+    def route_transitive(self, ws_new: Workspace) -> bool:
+        """uv applies [tool.uv.sources] to a project's direct dependencies only: a member that gets a routed package
+        (torch) through another (vllm) takes it from the default index. Such packages become direct requirements of
+        the member (pinned afterwards like every CUDA-linked dependency); True when one was added."""
+        if not self.chosen or self.cuda_index is None:
+            return False
+        added = False
+        for m in self.targets:
+            if not ws_new.lock.by_name(m):
+                continue
+            installed = ws_new.installed(m)
+            direct = set(requirement_names({"project": {"dependencies": _requirements(self.originals[m])}}))
+            missing = [
+                normalize(p)
+                for p in self.cuda_index.packages
+                if normalize(p) in installed and normalize(p) not in direct
+            ]
+            if missing:
+                self.reporter.step(f"{m}: adding {', '.join(missing)} to its dependencies so the CUDA index applies")
+                self.originals[m] = add_requirements(self.originals[m], missing)
+                self.relax.setdefault(m, {}).update({n: None for n in missing})
+                self.floors.setdefault(m, {})
+                added = True
+        if added:
+            self.write_relaxed()
+        return added
+
+    # -- 5: strict pins, recorded by uv --
+
+    def repin_and_record(self) -> None:
+        """Pin with == what uv chose; record the pins in uv.lock (no second uv run when nothing needs it)."""
+        ws, ws_new, tx = self.ws, load_workspace(self.root), self.tx
+        for m in self.relax:
+            installed = ws_new.installed(m)
+            direct = requirement_names(ws_new.members[m].data)
+            pins = {}
+            for name in set(self.relax[m]) | set(cuda_linked_pins(ws_new, m)):
+                if name in installed and name in direct and installed[name].version:
+                    pins[name] = f"=={installed[name].version}"
+            # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
+            self.write_member(m, set_requirements(self.originals[m], pins))
+        lock_file = self.root / "uv.lock"
+        pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
+        if _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
+            # nothing moved: the lock already fits the fleet - put every file back, no second uv run (the caps and
+            # exclude-newer are written only when something moves: a lock that fits stays put, byte for byte)
+            for p, data in tx.snapshot.items():
+                if data is not None and (p.read_bytes() if p.exists() else None) != data:
+                    tx.write(p, data)
+        elif all(p.read_bytes() == self.seen_by_uv.get(p) for p in pyprojects):
+            pass  # the pins equal what uv resolved from: its lock is already the final one
+        else:
+            res = self.uv(["lock"], "recording the pins")
+            if res.returncode != 0:
+                raise self.fail(res)
+
+    # -- 6: what follows from the lock, and the check --
+
+    def finish(self) -> Workspace:
+        """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
+        from lockgen.ops.notebooks import notebooks, refreshed
+        from lockgen.rules.checking import run_check
+
+        ws_final = load_workspace(self.root)
+        if self.request.kind == "bump":
+            self.refuse_downgrades(ws_final)
+        if wants_toolchain(ws_final):
+            _write_toolchain(ws_final, self.tx)
+        for nb in notebooks(ws_final):
+            path, current, new_text = refreshed(ws_final, nb)
+            if new_text != current:
+                self.tx.write(path, new_text.encode("utf-8"))
+        # the toolchain and notebook rules read their files at check time: no need to load the workspace again
+        # what lock/bump answer for: the fleet (window, one CUDA, builds) and the files they write (toolchain,
+        # notebooks). Findings about how the project is written (ranges on CUDA builds, indexes, hashes) are
+        # `check`'s to report; a lock that fits is not refused for them.
+        violations = [v for v in run_check(ws_final, use_uv=False).violations if v.rule not in PROJECT_RULES]
+        if violations:
+            lines = "\n".join(f"  error[{v.rule}] {v.file}: {v.message}" for v in violations)
+            raise CheckFailed(f"the re-locked workspace fails the check; every file was restored:\n{lines}")
+        return ws_final
+
+    def refuse_downgrades(self, ws_final: Workspace) -> None:
+        """A bump never ends with a package older than before, unless `--to` asked for that package or the fleet no
+        longer admits the member (the family moves with it)."""
+        from packaging.version import InvalidVersion, Version
+
+        asked = normalize(self.request.package) if self.request.package and self.request.to else None
+        down = []
+        for m in self.targets:
+            if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
+                continue
+            old, new = self.ws.installed(m), ws_final.installed(m)
+            # `--to` may move the package down, and with it what is built against it (its family); so may a fleet
+            # that no longer admits the member (its torch family must move into the window)
+            allowed = family_of(asked, old) | {asked} if asked else set()
+            if _must_move(self.ws, m, self.pre):
+                allowed |= family_of(normalize(self.request.package or "torch"), old) | family_of("torch", old)
+            for name, pkg in sorted(old.items()):
+                after = new.get(name)
+                if name in allowed or after is None or not pkg.version or not after.version or pkg.is_workspace:
+                    continue
+                try:
+                    if Version(after.version) < Version(pkg.version):
+                        down.append(f"{m}: {name} {pkg.version} -> {after.version}")
+                except InvalidVersion:
+                    continue
+        if down:
+            raise Downgrade(
+                "the bump would move these down, which was not asked for; nothing was written: "
+                + "; ".join(down)
+                + ". Bump those packages first, pin them, or name the version with --to"
+            )
+
+    def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
+        """What was done, for the report: exclusions are listed only for packages that moved or were steered (a
+        constraint about a package that did not move is no news)."""
+        members = _diff(self.before, _snapshot_members(final))
+        moved = {name for m in members for name, _, _ in m.changes}
+        pre = [p for p in self.pre if p[0] in moved]
+        earlier = set(_previous_exclusions(self.ws))
+        steered = [s for s in self.steered if s not in earlier or s[0] in moved]
+        return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
+
+
+def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(pre) + tuple((n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
+
+
+def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
+    """`name!=v.*` entries of the current managed constraints, as (name, version, reason)."""
+    import re
+
+    out = []
+    for entry in managed_constraints(ws.pyproject):
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:,?!=[^,]+\.\*)+)", entry)
+        if m:
+            for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
+                out.append((normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
+    return out
+
+
+def _must_move(ws: Workspace, member: str, pre: list[tuple[str, str, str]]) -> set[str]:
+    """The packages to re-resolve for a member the fleet no longer admits (empty when it still fits)."""
+    from packaging.requirements import Requirement
+
+    installed = ws.installed(member)
+    mc = member_cuda_from(member, installed)
+    stale = [
+        n
+        for n, c, _ in pre
+        if n in installed and not Requirement(c).specifier.contains(installed[n].version or "", True)
+    ]
+    outside = any(not ws.window.allows(v) for v in mc.versions)
+    if not (stale or outside):
+        return set()
+    return family_of("torch", installed) | set(stale)
+
+
+def _floors(ws: Workspace, member: str, specs: dict[str, str | None], request: Request) -> dict[str, str]:
+    """`>=current` for the pure-Python packages among the relaxed pins (not for the package being bumped --to)."""
+    from lockgen.model.cudadetect import own_evidence
+    from lockgen.model.family import is_compiled
+
+    installed = ws.installed(member)
+    out = {}
+    for name, spec in specs.items():
+        pkg = installed.get(name)
+        if spec is not None or pkg is None or not pkg.version or is_compiled(pkg) or own_evidence(pkg):
+            continue
+        if name == "torch" or (request.package and normalize(request.package) == name and request.to):
+            continue
+        out[name] = f">={pkg.version}"
+    return out
+
+
+def _short(args: Sequence[str]) -> str:
+    """`uv lock --upgrade-package torch (+24 more)` rather than a screenful of flags."""
+    ups = [args[i + 1] for i, a in enumerate(args) if a == "--upgrade-package"]
+    rest = [
+        a for i, a in enumerate(args) if a != "--upgrade-package" and (i == 0 or args[i - 1] != "--upgrade-package")
+    ]
+    text = "uv " + " ".join(rest)
+    if ups:
+        text += f" --upgrade-package {ups[0]}" + (f" (+{len(ups) - 1} more)" if len(ups) > 1 else "")
+    return text
+
+
+def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
+    return frozenset((p.name, p.version, str(p.source)) for p in ws.lock.packages)
+
+
+def wants_toolchain(ws: Workspace) -> bool:
+    """Whether lock/bump keep nix/toolchain.json (lockgen.ops.toolchain.wants_toolchain: a flake.nix, or
+    `[tool.lockgen] toolchain = true`), or the file is there already."""
+    from lockgen.ops.toolchain import TOOLCHAIN_FILE
+    from lockgen.ops.toolchain import wants_toolchain as wants
+
+    asked = ws.lockgen_config.get("toolchain")
+    return wants(ws.root, ws.lockgen_config) or (asked is not False and (ws.root / TOOLCHAIN_FILE).is_file())
+
+
+def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
+    from lockgen.ops.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
+
+    path = ws.root / TOOLCHAIN_FILE
+    data = render_toolchain(toolchain_for(ws)).encode("utf-8")
+    if not path.exists() or path.read_bytes() != data:
+        tx.write(path, data)
+
+
+def stage_copy(ws_root: Path, dest: Path) -> Path:
+    """A working copy of the project in `dest` (lockgen.seams.stage); returns the project root inside it."""
+    from lockgen.seams.stage import stage_copy as copy
+
+    return copy(ws_root, dest)
+
+
+def dry_run(root: Path, request: Request, **kwargs: Any) -> Outcome:
+    """Compute the outcome in a staging copy; the project is never touched (and a dry run never copies a project
+    another lockgen is changing: it takes the workspace lock while it runs)."""
+    return relock(root, request, apply=False, **kwargs)

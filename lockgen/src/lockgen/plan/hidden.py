@@ -1,0 +1,293 @@
+"""Requirements the metadata hides (tables/data/hidden.toml): flag them in a lock, and steer uv around them.
+
+A row says "versions S of package A need B in R" (transformers >= 5 needs torch >= 2.5) although A's metadata does
+not say so; a row without `needs` marks versions of A as broken outright. lockgen applies them the way it applies
+build exclusions (lockgen.plan.steering):
+
+- before resolving (`pre_exclude`): broken rows, as constraints uv understands (`A<S` for `S = >=X` ...);
+- after resolving (`steer`): a locked pair that matches a row excludes the version series of the side the row
+  names (`transformers!=5.*`) and uv runs again (lockgen.ops.resolve bounds the rounds and prints each step);
+- the check (`rule_hidden_req`) reports every locked pair that matches a row, with the row's source.
+
+The table also lists what follows torch's version (`follows_torch`), read by lockgen.model.family.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from lockgen.errors import InputError
+from lockgen.model.workspace import Workspace
+from lockgen.rules import Violation
+
+DATA_FILE = "lockgen/tables/data/hidden.toml"
+SCHEMA = "lockgen-hidden/1"
+STEER_SIDES = ("package", "needs")
+MAX_SERIES = 64  # version series one exclusion may name (a bound far from the locked version: only that series)
+
+
+@dataclass(frozen=True)
+class HiddenRow:
+    """Versions `versions` of `package` need `needs` (None: they are broken); `steer` says which side moves."""
+
+    package: str
+    versions: SpecifierSet
+    needs: Requirement | None
+    steer: str
+    why: str
+    source: str
+
+    def covers(self, version: str) -> bool:
+        """Whether `version` of `package` is one the row is about."""
+        return _contains(self.versions, version)
+
+    def describe(self) -> str:
+        """`vllm <=0.11.0 needs transformers<5` (or `... is broken`)."""
+        head = f"{self.package} {self.versions}".strip()
+        return f"{head} needs {self.needs}" if self.needs else f"{head} is broken"
+
+
+@dataclass(frozen=True)
+class Follower:
+    """A package whose compatibility follows torch's version, and why."""
+
+    package: str
+    why: str
+
+
+@dataclass(frozen=True)
+class HiddenTable:
+    """The parsed tables/data/hidden.toml."""
+
+    rows: tuple[HiddenRow, ...]
+    follows_torch: tuple[Follower, ...]
+
+
+@dataclass(frozen=True)
+class PairMatch:
+    """A locked pair (or a locked broken version) that matches a row, in one member."""
+
+    member: str
+    row: HiddenRow
+    version: str  # the locked version of row.package
+    needs_version: str | None  # the locked version of the needed package (None for a broken row)
+
+    def describe(self) -> str:
+        """`vllm 0.8.5.post1 with transformers 5.17.0: vllm <=0.11.0 needs transformers<5`."""
+        if self.row.needs is None:
+            return f"{self.row.package} {self.version}: {self.row.describe()}"
+        return (
+            f"{self.row.package} {self.version} with {canonicalize_name(self.row.needs.name)} {self.needs_version}: "
+            f"{self.row.describe()}"
+        )
+
+
+def _contains(spec: SpecifierSet, version: str) -> bool:
+    try:
+        return spec.contains(Version(version.split("+")[0]), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def parse_hidden(data: Mapping[str, Any], file: str = DATA_FILE) -> HiddenTable:
+    """Build the table from parsed TOML; InputError naming the key when a row is malformed."""
+    if data.get("schema") != SCHEMA:
+        raise InputError(file, "schema", f"expected {SCHEMA!r}, found {data.get('schema')!r}")
+    rows = []
+    for i, raw in enumerate(data.get("requirement", [])):
+        key = f"requirement[{i}]"
+        if not isinstance(raw, Mapping):
+            raise InputError(file, key, "expected a table")
+        for k in ("package", "why", "source"):
+            if not isinstance(raw.get(k), str) or not raw.get(k):
+                raise InputError(file, f"{key}.{k}", "expected a non-empty string")
+        try:
+            versions = SpecifierSet(str(raw.get("versions", "")))
+        except InvalidSpecifier as e:
+            raise InputError(file, f"{key}.versions", f"not a version specifier: {e}") from None
+        needs = None
+        if "needs" in raw:
+            try:
+                needs = Requirement(str(raw["needs"]))
+            except InvalidRequirement as e:
+                raise InputError(file, f"{key}.needs", f"not a requirement: {e}") from None
+        steer = raw.get("steer", "package")
+        if steer not in STEER_SIDES:
+            raise InputError(file, f"{key}.steer", f"expected one of {', '.join(STEER_SIDES)}, found {steer!r}")
+        if needs is None and steer == "needs":
+            raise InputError(file, f"{key}.steer", "a row without `needs` can only steer its own package")
+        rows.append(HiddenRow(canonicalize_name(raw["package"]), versions, needs, steer, raw["why"], raw["source"]))
+    follows = []
+    for i, raw in enumerate(data.get("follows-torch", [])):
+        key = f"follows-torch[{i}]"
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("package"), str) or not raw.get("why"):
+            raise InputError(file, key, "expected a table with `package` and `why`")
+        follows.append(Follower(canonicalize_name(raw["package"]), str(raw["why"])))
+    return HiddenTable(tuple(rows), tuple(follows))
+
+
+@cache
+def load_hidden() -> HiddenTable:
+    """The packaged tables/data/hidden.toml (read once)."""
+    text = resources.files("lockgen").joinpath("tables/data/hidden.toml").read_text(encoding="utf-8")
+    try:
+        return parse_hidden(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(DATA_FILE, None, f"not valid TOML: {e}") from None
+
+
+def follows_torch(table: HiddenTable | None = None) -> frozenset[str]:
+    """The packages that move when torch moves (tables/data/hidden.toml [[follows-torch]])."""
+    return frozenset(f.package for f in (table or load_hidden()).follows_torch)
+
+
+def pair_matches(member: str, installed: Mapping[str, Any], rows: tuple[HiddenRow, ...]) -> list[PairMatch]:
+    """The rows one member's projection (name -> LockedPackage) matches."""
+    out = []
+    for row in rows:
+        pkg = installed.get(row.package)
+        if pkg is None or not pkg.version or not row.covers(pkg.version):
+            continue
+        if row.needs is None:
+            out.append(PairMatch(member, row, pkg.version, None))
+            continue
+        other = installed.get(canonicalize_name(row.needs.name))
+        if other is None or not other.version:
+            continue  # the needed package is not installed: nothing to break
+        if not _contains(row.needs.specifier, other.version):
+            out.append(PairMatch(member, row, pkg.version, other.version))
+    return out
+
+
+def matches(ws: Workspace, table: HiddenTable | None = None) -> list[PairMatch]:
+    """Every locked pair of every member that matches a row."""
+    rows = (table or load_hidden()).rows
+    out = []
+    for member in ws.members:
+        if not ws.lock.by_name(member):
+            continue
+        out += pair_matches(member, ws.installed(member), rows)
+    return out
+
+
+# -- before resolving: broken versions as constraints --
+
+
+def complement(spec: SpecifierSet) -> str | None:
+    """One specifier meaning "not in `spec`" (`>=5` -> `<5`), or None when PEP 440 cannot say it in one."""
+    specs = list(spec)
+    if len(specs) != 1:
+        return None
+    s: Specifier = specs[0]
+    flip = {">=": "<", ">": "<=", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+    op = flip.get(s.operator)
+    return f"{op}{s.version}" if op else None
+
+
+def pre_exclude(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
+    """(package, constraint, reason) for rows without `needs` (broken versions), for lockgen.ops.resolve."""
+    out = []
+    for row in (table or load_hidden()).rows:
+        if row.needs is not None:
+            continue
+        comp = complement(row.versions)
+        if comp:
+            out.append((row.package, f"{row.package}{comp}", f"{row.describe()}: {row.why} (tables/data/hidden.toml)"))
+    return out
+
+
+# -- after resolving: exclude the series of the side that moves --
+
+
+def _series(v: Version, precision: int) -> tuple[int, ...]:
+    rel = tuple(v.release) + (0,) * precision
+    return rel[:precision]
+
+
+def _bound(spec: SpecifierSet) -> Version | None:
+    for s in spec:
+        if s.operator in (">=", ">", "<", "<=", "==", "~="):
+            try:
+                return Version(s.version.rstrip(".*").rstrip("."))
+            except InvalidVersion:
+                return None
+    return None
+
+
+def excluded_series(version: str, bad: SpecifierSet, bad_is_complement: bool) -> list[str]:
+    """The version series (`5`, `0.19`, `0.20` ...) to exclude so that uv leaves the bad set, from the locked
+    `version` towards the bound of `bad`, at the bound's precision. `bad_is_complement`: the bad set is every
+    version `bad` does NOT contain (the needed side). Always includes the locked version's own series."""
+    try:
+        v = Version(version.split("+")[0])
+    except InvalidVersion:
+        return [version]
+    bound = _bound(bad)
+    precision = max(1, len(bound.release)) if bound is not None else len(v.release)
+    own = _series(v, precision)
+    out = [own]
+    if bound is not None and precision >= 1:
+        b = _series(bound, precision)
+        if b[:-1] == own[:-1] and abs(b[-1] - own[-1]) <= MAX_SERIES:
+            lo, hi = sorted((b[-1], own[-1]))
+            for last in range(lo, hi + 1):
+                s = (*own[:-1], last)
+                inside = bad.contains(Version(".".join(map(str, s))), prereleases=True)
+                if (not inside if bad_is_complement else inside) and s not in out:
+                    out.append(s)
+    return sorted(".".join(map(str, s)) for s in out)
+
+
+def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
+    """(package, version-or-series, reason) that steer uv away from one matched pair."""
+    row = match.row
+    reason = f"{match.member}: {match.describe()} - {row.why} (tables/data/hidden.toml)"
+    name: str
+    if row.steer == "needs" and row.needs is not None and match.needs_version:
+        name, version = canonicalize_name(row.needs.name), match.needs_version
+        series = excluded_series(version, row.needs.specifier, bad_is_complement=True)
+    else:
+        name, version = row.package, match.version
+        series = excluded_series(version, row.versions, bad_is_complement=False)
+    # the exact version too: lockgen.ops.resolve frees the torch family of the members that hold it
+    return [(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
+
+
+def steer(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
+    """What to exclude after a resolution: (package, version series, reason), deduplicated."""
+    out: dict[tuple[str, str], str] = {}
+    for m in matches(ws, table):
+        for name, series, reason in exclusions(m):
+            out.setdefault((name, series), reason)
+    return sorted((n, s, r) for (n, s), r in out.items())
+
+
+# -- the check --
+
+
+def rule_hidden_req(ws: Workspace) -> list[Violation]:
+    """(issue 11) A locked pair that installs but does not run: a requirement the metadata hides."""
+    out = []
+    for m in matches(ws):
+        row = m.row
+        out.append(
+            Violation(
+                "hidden-req",
+                "uv.lock",
+                f"{m.describe()} ({row.why}); source: {row.source}",
+                "run `lockgen lock` (it steers uv away from known-bad pairs) or pin a pair the row allows",
+                row.package,
+                m.member,
+            )
+        )
+    return out
