@@ -55,8 +55,66 @@ def _cuda_text(view: Any) -> str:
     return "mixed CUDA " + "/".join([*map(str, mc.versions), *(f"{m}.x" for m in mc.majors)]) + torch
 
 
-def env_json(env: Any, window: Any) -> dict[str, Any]:
-    """One environment for --json: per platform its CUDA, torch and whether it fits the window."""
+def check_json(ws: Any, report: Any) -> dict[str, Any]:
+    """The `check --json` document (every field: docs/json.md; new fields may be added, none removed or changed
+    without raising "schema")."""
+    import hashlib
+
+    from lockgen import __version__
+
+    window = ws.window
+    violations = report.violations
+    lock = ws.root / "uv.lock"
+    envs = [env_json(e, window, violations) for e in report.environments]
+    by_rule: dict[str, int] = {}
+    for v in violations:
+        by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
+    return {
+        "schema": 1,
+        "ok": report.ok,
+        "lockgen": __version__,
+        "lock": {
+            "file": "uv.lock",
+            "sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
+        },
+        "fleet": {
+            "driver": str(ws.fleet.driver),
+            "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
+            "policy": ws.fleet.policy,
+        },
+        "window": [str(v) for v in window.allowed],
+        "warnings": report.warning_lines(),
+        "fresh": report.fresh,
+        "summary": {
+            "violations": len(violations),
+            "notes": len(report.notes),
+            "environments": len(envs),
+            "environments_ok": sum(1 for e in envs if e["ok"]),
+            "by_rule": dict(sorted(by_rule.items())),
+        },
+        "environments": envs,
+        "members": [
+            {
+                "member": e.label,
+                "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
+                "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
+                "torch": e.platforms[0].cuda.torch if e.platforms else None,
+                "in_window": all(in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors),
+            }
+            for e in report.environments
+            if e.has_cuda
+        ],
+        "violations": [v.to_json() for v in violations],
+        "notes": [n.to_json() for n in report.notes],
+    }
+
+
+def env_json(env: Any, window: Any, violations: Any = ()) -> dict[str, Any]:
+    """One environment for --json: per platform its CUDA, torch and whether it fits the window; the environment's
+    verdict (inside the window on every platform, no violation naming its project)."""
+    with_cuda = [v for v in env.platforms if v.cuda.versions or v.cuda.majors]
+    inside = all(in_window(v.cuda, window) for v in with_cuda) if with_cuda else None
+    rules = sorted({v.rule for v in violations if v.member == env.project})
     return {
         "environment": env.label,
         "project": env.project,
@@ -73,6 +131,9 @@ def env_json(env: Any, window: Any) -> dict[str, Any]:
             }
             for v in env.platforms
         ],
+        "in_window": inside,
+        "project_rules": rules,
+        "ok": inside is not False and not rules,
     }
 
 
@@ -127,33 +188,7 @@ def run(args: argparse.Namespace) -> int:
     window = ws.window
     violations = report.violations
     if args.json:
-        doc = {
-            "schema": 1,
-            "ok": report.ok,
-            "fleet": {
-                "driver": str(ws.fleet.driver),
-                "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
-                "policy": ws.fleet.policy,
-            },
-            "window": [str(v) for v in window.allowed],
-            "warnings": report.warning_lines(),
-            "fresh": report.fresh,
-            "environments": [env_json(e, window) for e in report.environments],
-            "members": [
-                {
-                    "member": e.label,
-                    "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
-                    "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
-                    "torch": e.platforms[0].cuda.torch if e.platforms else None,
-                    "in_window": all(
-                        in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors
-                    ),
-                }
-                for e in report.environments
-                if e.has_cuda
-            ],
-            "violations": [v.to_json() for v in violations],
-        }
+        doc = check_json(ws, report)
         print_json(doc)
         return 1 if violations else 0
     out = sys.stdout
