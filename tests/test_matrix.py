@@ -196,3 +196,92 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_a_cuda_version_given_as_a_driver_is_bad_input(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = matrix(ws, capsys, "--drivers", "12.4")
     assert code == 2 and "looks like a CUDA version" in err
+
+
+# -- issue 15: rows in parallel; issue 16 item 5: --html, stable --json fields --
+
+PIN = json.loads((Path(__file__).parent / "fixtures" / "json" / "schema-1.json").read_text(encoding="utf-8"))
+
+
+def test_json_fields_are_the_pinned_ones(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The document's fields and types are the ones tests/fixtures/json/schema-1.json pins (docs/json.md): a failed
+    row (450: no window), resolved rows, --gpus, and --verify's verdicts (verify itself is tested in test_verify.py;
+    here it answers at once)."""
+    import lockgen.ops.verify as verify
+    from jsonshape import compare, shape
+
+    verdicts = {"serve": "ok (no GPU here)", "train": "broken: import - ModuleNotFoundError: x"}
+    monkeypatch.setattr(verify, "matrix_verdicts", lambda root, reporter=None, offline=False: verdicts)
+    code, out, err = matrix(ws, capsys, "--drivers", "450", "570", "--gpus", "A100", "--verify", "--json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert compare(shape(doc, set(PIN["matrix"]["maps"])), PIN["matrix"]["fields"]) == []
+    failed, row = doc["rows"]
+    assert (failed["status"], failed["kind"], failed["environments"]) == ("failed", "empty-window", [])
+    assert row["status"] == "ok" and row["runs"] == verdicts
+    cells = {c["environment"]: c for c in row["environments"]}
+    assert cells["train"]["verify"] == verdicts["train"] and cells["serve"]["in_window"] is True
+    assert cells["serve"]["cuda"] == expected_cuda("serve", "570", ("8.0",)) == row["members"]["serve"]["cuda"]
+    assert doc["lock"]["sha256"] == hashlib.sha256((ws / "uv.lock").read_bytes()).hexdigest()
+    assert doc["fleet"]["driver"] == FLEET["driver"] and doc["gpus"] == ["A100"] and doc["verify"] is True
+
+
+def test_parallel_rows_equal_serial_rows_in_driver_order(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drivers = ["595", "535", "570", "450"]
+    code1, out1, _ = matrix(ws, capsys, "--drivers", *drivers, "--jobs", "1", "--json")
+    code3, out3, err3 = matrix(ws, capsys, "--drivers", *drivers, "--jobs", "3", "--json")
+    assert code1 == code3 == 1
+    serial, parallel = json.loads(out1), json.loads(out3)
+    assert [r["driver"] for r in parallel["rows"]] == drivers  # the order asked for, not the order they finished
+    assert parallel == serial
+    assert "3 at a time" in err3 and all(f"driver {d}" in err3 for d in drivers)
+
+
+def test_html_page_agrees_with_nvidia(ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_matrix_html import parse
+
+    before = digest(ws)
+    page_file = tmp_path / "matrix.html"
+    code, out, err = matrix(ws, capsys, "--drivers", "535", "595", "450", "--html", str(page_file))
+    assert code == 1, err  # 450: no window
+    cells = parse(page_file.read_text(encoding="utf-8")).cells
+    for d in ("535", "595"):
+        for member in ("serve", "train"):
+            cell = cells[(d, member)]
+            assert cell["status"] == "ok" and f"CUDA {expected_cuda(member, d)}" in cell["text"], (d, member, cell)
+    assert cells[("450", "*")]["status"] == "fails" and "empty-window" in cells[("450", "*")]["text"]
+    assert digest(ws) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".matrix.html")] == []  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--jobs", "0"], "--jobs 0"),
+        (["--jobs", "two"], "--jobs two"),
+        (["--html", "{tmp}"], "is a directory"),
+        (["--html", "{tmp}/missing/m.html"], "does not exist"),
+    ],
+)
+def test_bad_jobs_or_html_is_refused_before_any_row(
+    ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], needle: str
+) -> None:
+    code, out, err = matrix(ws, capsys, "--drivers", "570", *[a.format(tmp=tmp_path) for a in args])
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "driver 570" not in err, err
+
+
+def test_rows_leave_no_copy_behind(
+    ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    code, _, err = matrix(ws, capsys, "--drivers", "450", "535", "595", "--json")
+    assert code == 1, err
+    assert list(scratch.iterdir()) == []
