@@ -285,3 +285,64 @@ def test_rows_leave_no_copy_behind(
     code, _, err = matrix(ws, capsys, "--drivers", "450", "535", "595", "--json")
     assert code == 1, err
     assert list(scratch.iterdir()) == []
+
+
+FAKE_UV = """#!/bin/sh
+# a uv that records its pid; the cache revalidation ends at once, every row's uv hangs until it is killed
+echo $$ >> "$FAKE_UV_PIDS"
+case "$*" in *--refresh*) exit 0;; esac
+exec sleep 300
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended (its parent is gone; init reaps it)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupt_stops_every_row_and_leaves_nothing(ws: Path, tmp_path: Path, how: str) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group: lockgen and its workers, not uv, which runs in its own
+    session) or SIGTERM to lockgen alone, while two rows wait on uv: exit 130 at once, no uv left running, no staging
+    copy left in TMPDIR, the project untouched."""
+    import signal
+    import sys
+    import time
+
+    fake = tmp_path / "uv"
+    fake.write_text(FAKE_UV)
+    fake.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.touch()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "UV": str(fake), "FAKE_UV_PIDS": str(pids), "TMPDIR": str(scratch)}
+    before = digest(ws)
+    argv = [sys.executable, "-m", "lockgen", "-C", str(ws), "matrix", "--drivers", "535", "570", "595", "--jobs", "2"]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids.read_text().split()) < 3 and time.monotonic() < deadline:  # the revalidation + two rows
+            time.sleep(0.05)
+        assert len(pids.read_text().split()) == 3, "the rows never reached uv"
+        time.sleep(0.2)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert out == "" and "Traceback" not in err and "interrupted" in err.splitlines()[-1], err
+    time.sleep(0.2)  # PR_SET_PDEATHSIG is delivered as the worker exits
+    assert [p for p in map(int, pids.read_text().split()) if _alive(p)] == []
+    assert list(scratch.iterdir()) == []
+    assert digest(ws) == before
