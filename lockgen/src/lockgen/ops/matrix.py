@@ -41,6 +41,7 @@ from lockgen.ui import JSON_SCHEMA, Reporter
 Row = dict[str, Any]  # one row of `matrix --json` (docs/json.md)
 OnRow = Callable[[int, Row, float], None]  # (rows finished so far, the row, its seconds)
 
+PREPARE_AHEAD = 4  # while uv's cache is revalidated, up to this many times --jobs rows copy and plan ahead
 KILL_AFTER = 5.0  # seconds a stopped worker gets to end its uv and remove its copy before SIGKILL
 
 
@@ -124,15 +125,47 @@ def kind_of(e: Exception) -> str:
     return "error"
 
 
-def cache_first(args: Sequence[str], cwd: Path, ready: Path | None = None, **kwargs: Any) -> UvResult:
+class Slots:
+    """At most N rows resolving at once, across worker processes: a pipe holding one byte per free slot (the idea of
+    GNU make's jobserver). A worker takes a slot before its first uv run and gives it back when its row ends; a
+    worker that prepares its row (copy, plan) while uv's cache is revalidated holds none."""
+
+    def __init__(self, n: int) -> None:
+        self.r, self.w = os.pipe()
+        os.write(self.w, b"+" * n)
+        self.held = False  # per process: a forked worker starts without one
+
+    def take(self) -> None:
+        """Wait for a free slot (once per row)."""
+        if not self.held:
+            os.read(self.r, 1)
+            self.held = True
+
+    def give_back(self) -> None:
+        """Free the slot this process holds, if any."""
+        if self.held:
+            os.write(self.w, b"+")
+            self.held = False
+
+    def close(self) -> None:
+        for fd in (self.r, self.w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def cache_first(
+    args: Sequence[str], cwd: Path, ready: Path | None = None, slots: Slots | None = None, **kwargs: Any
+) -> UvResult:
     """A row's uv: `uv lock` from uv's cache first (`--offline`: no revalidation request per index page), online
     when that fails for a reason other than a plain "no solution" (a page or a file the cache lacks, a network or
     build failure, which must be told online). With `ready`, waits until that file exists: the matrix's one
-    revalidation of the cache (`start_refresh`) has ended."""
+    revalidation of the cache (`start_refresh`) has ended; with `slots`, until a slot is free."""
     from lockgen.seams.uvtool import classify_uv_failure, run_uv
 
     while ready is not None and not ready.exists():
         time.sleep(0.02)
+    if slots is not None:
+        slots.take()
     if args and args[0] == "lock" and "--offline" not in args:
         res = run_uv([*args, "--offline"], cwd, **kwargs)
         if res.returncode == 0 or classify_uv_failure(res.stderr, res.returncode).kind == "no-solution":
@@ -171,17 +204,20 @@ def _end_process(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
-COPIED = frozenset({"uv.lock", "pyproject.toml"})  # what a row changes: real copies; everything else is a hard link
+def own_files(ws: Any, base: Path) -> frozenset[str]:
+    """The files of the staged project that a row changes: its uv.lock and the workspace's pyprojects."""
+    files = [base / "uv.lock", base / "pyproject.toml", *(base / m.pyproject_file for m in ws.members.values())]
+    return frozenset(str(f) for f in files)
 
 
-def row_copy(base_dir: Path, base: Path, dest: Path) -> Path:
+def row_copy(base_dir: Path, base: Path, dest: Path, copied: frozenset[str] = frozenset()) -> Path:
     """A row's own copy of the base staging copy, the shared `.git` and symbolic links included, without a git run:
-    `uv.lock` and the pyprojects are copied, every other file is a hard link to the base's (a fifth of the time of
-    copying them all). Nothing a row writes reaches the base or another row: lockgen and uv replace files by rename
-    (txn.atomic_write; uv writes uv.lock to a new file), never in place. Returns the project root inside the copy."""
+    the files in `copied` (`own_files`) are copied, every other file is a hard link to the base's (a fifth of the
+    time of copying them all). Nothing a row writes reaches the base or another row: lockgen and uv replace files by
+    rename (txn.atomic_write; uv writes uv.lock to a new file), never in place. Returns the project root in the copy."""
 
     def link_or_copy(src: str, dst: str) -> None:
-        if os.path.basename(src) not in COPIED:
+        if src not in copied:
             try:
                 os.link(src, dst)
                 return
@@ -203,6 +239,7 @@ def compute_row(
     dest: Path,
     reporter: Reporter | None = None,
     runner: Callable[..., UvResult] | None = None,
+    copied: frozenset[str] = frozenset(),
 ) -> Row:
     """One row: copy the base staging copy (`base_dir`, the project at `base` in it) to `dest`, set the driver (and
     GPUs), lock there, read the result. The copy is removed before this returns, whatever happens."""
@@ -214,7 +251,7 @@ def compute_row(
 
     row = new_row(driver, window)
     try:
-        stage = row_copy(base_dir, base, dest)
+        stage = row_copy(base_dir, base, dest, copied)
         doc = tomlkit.parse((stage / "pyproject.toml").read_text(encoding="utf-8"))
         doc.setdefault("tool", {}).setdefault("lockgen", {})["driver"] = driver
         if gpus:
@@ -324,6 +361,7 @@ def run_matrix(
             with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
                 base = stage_copy(root, top / "base")
                 lock_bytes = (base / "uv.lock").read_bytes() if (base / "uv.lock").is_file() else b""
+            copied = own_files(ws, base)
             ready = top / "cache-revalidated"
             t_refresh = time.monotonic()
 
@@ -333,11 +371,13 @@ def run_matrix(
                     said = "revalidated" if rc == 0 else "not revalidated (rows go online where it falls short)"
                     reporter.step(f"uv's cache: {said} in {time.monotonic() - t_refresh:.1f}s")
 
+            slots = Slots(jobs)
+
             def one(i: int, here: bool) -> Row:
-                runner = functools.partial(cache_first, ready=ready)
+                runner = functools.partial(cache_first, ready=ready, slots=None if here else slots)
                 return compute_row(
                     top / "base", base, drivers[i], gpus, windows[i], verify, top / f"row-{i}",
-                    reporter if here else None, runner,
+                    reporter if here else None, runner, copied,
                 )  # fmt: skip
 
             refresh = start_refresh(base)
@@ -349,12 +389,13 @@ def run_matrix(
                         t0 = time.monotonic()
                         finished(i, one(i, True), time.monotonic() - t0)
                 else:  # rows copy and plan while the cache is revalidated; their first uv waits for it
-                    work = _in_workers(lambda i: one(i, False), todo, jobs, refresh, revalidated)
+                    work = _in_workers(lambda i: one(i, False), todo, jobs, refresh, revalidated, slots)
                     with contextlib.closing(work) as results:
                         for i, result, seconds in results:
                             finished(i, result, seconds)
             finally:
                 _end_process(refresh)
+                slots.close()
     out = [r for r in rows if r is not None]
     return {
         "schema": JSON_SCHEMA,
@@ -389,10 +430,14 @@ def _in_workers(
     jobs: int,
     side: subprocess.Popen[bytes] | None = None,
     side_done: Callable[[int], None] | None = None,
+    slots: Slots | None = None,
 ) -> Iterator[tuple[int, Row, float]]:
-    """(item, fn(item), seconds) for every item, each computed in a forked worker process, at most `jobs` at once,
-    yielded as they finish; `side_done(returncode)` is called here when the `side` process ends. On any exception
-    here (an interrupt) every worker is stopped and reaped first."""
+    """(item, fn(item), seconds) for every item, each computed in a forked worker process, yielded as they finish;
+    `side_done(returncode)` is called here when the `side` process ends. At most `jobs` workers at once; with
+    `slots` (which bound the rows resolving to `jobs` themselves), up to PREPARE_AHEAD times as many, so that rows copy
+    and plan while the side process (the cache revalidation) runs. On any exception here (an interrupt) every worker
+    is stopped and reaped first."""
+    limit = jobs if slots is None else jobs * PREPARE_AHEAD
     pending = list(items)
     running: dict[int, tuple[int, int, float, bytearray]] = {}  # pid -> (item, read fd, start, data)
     sel = selectors.DefaultSelector()
@@ -400,9 +445,9 @@ def _in_workers(
         sel.register(side.stdout, selectors.EVENT_READ, None)
     try:
         while pending or running:
-            while pending and len(running) < jobs:
+            while pending and len(running) < limit:
                 item = pending.pop(0)
-                pid, fd = _fork_worker(fn, item)
+                pid, fd = _fork_worker(fn, item, slots)
                 running[pid] = (item, fd, time.monotonic(), bytearray())
                 sel.register(fd, selectors.EVENT_READ, pid)
             for key, _ in sel.select():
@@ -445,8 +490,9 @@ def _result(data: bytes, status: int) -> Row:
     raise LockgenError(f"a matrix worker died ({how}) before it returned its row")
 
 
-def _fork_worker(fn: Callable[[int], Row], item: int) -> tuple[int, int]:
-    """Start a worker computing fn(item); (its pid, the fd its JSON answer arrives on)."""
+def _fork_worker(fn: Callable[[int], Row], item: int, slots: Slots | None = None) -> tuple[int, int]:
+    """Start a worker computing fn(item); (its pid, the fd its JSON answer arrives on). The worker gives its slot
+    back when its row ends."""
     r, w = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -463,6 +509,8 @@ def _fork_worker(fn: Callable[[int], Row], item: int) -> tuple[int, int]:
                 payload, code = {"interrupted": True}, 130
             except BaseException as e:  # a bug in a row: the parent says so
                 payload, code = {"bug": f"{type(e).__name__}: {e}"}, 3
+            if slots is not None:
+                slots.give_back()
             data = json.dumps(payload).encode("utf-8")
             while data:
                 data = data[os.write(w, data) :]
