@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,13 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(argv: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, str]:
+def timed(argv: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the command and everything it ran, stdout)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=ENV)
     elapsed = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
-    return elapsed, proc.stdout
+    return elapsed, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), proc.stdout
 
 
 def main() -> None:
@@ -53,18 +57,24 @@ def main() -> None:
     }
     outputs: dict[str, str] = {}
     for name, (argv, ok) in cmds.items():  # warm-up: bytecode caches, uv's cache
-        outputs[name] = timed(argv, ok)[1]
+        outputs[name] = timed(argv, ok)[2]
     times: dict[str, list[float]] = {k: [] for k in cmds}
+    cpu: dict[str, list[float]] = {k: [] for k in cmds}
+    load = os.getloadavg()[0]
     for _ in range(args.runs):
         for name, (argv, ok) in cmds.items():
-            times[name].append(timed(argv, ok)[0])
+            wall, used, _ = timed(argv, ok)
+            times[name].append(wall)
+            cpu[name].append(used)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     names = list(cmds)
     base, parallel, serial = med[names[0]], med[names[1]], med[names[-1]]
     print(f"{os.cpu_count()} CPUs, drivers {' '.join(drivers)}, median of {args.runs} interleaved runs")
-    print(f"{'command':62} {'median s':>9} {'x lock':>7}")
+    print(f"load average (1 min) before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
+    print(f"{'command':62} {'wall s':>7} {'x lock':>7} {'CPU s':>7}")
     for k, v in med.items():
-        print(f"{k:62} {v:9.2f} {v / base:7.2f}")
+        print(f"{k:62} {v:7.2f} {v / base:7.2f} {med_cpu[k]:7.2f}")
     print(f"\nratio matrix (default jobs) / lock --dry-run: {parallel / base:.2f} (goal <= 2)")
     print(f"ratio serial matrix / lock --dry-run:         {serial / base:.2f}")
     print(f"speed-up of the default over --jobs 1:        {serial / parallel:.2f}x")
