@@ -88,7 +88,7 @@ def test_cache_first_waits_for_the_revalidation_and_leaves_other_commands_alone(
 
     seen = uv_answers(monkeypatch, {True: (0, ""), False: (0, "")})
     ready = tmp_path / "ready"
-    threading.Timer(0.3, ready.touch).start()
+    threading.Timer(0.3, lambda: atomic_write(ready, b"revalidated")).start()
     import time
 
     t0 = time.monotonic()
@@ -96,6 +96,10 @@ def test_cache_first_waits_for_the_revalidation_and_leaves_other_commands_alone(
     assert time.monotonic() - t0 >= 0.25 and seen == [["lock", "--offline"]]
     m.cache_first(["sync", "--frozen"], tmp_path, ready=ready)
     assert seen[-1] == ["sync", "--frozen"]
+    # a revalidation that failed: the cache may be stale, so every run is online, as `lock` runs it
+    atomic_write(ready, b"failed")
+    m.cache_first(["lock"], tmp_path, ready=ready)
+    assert seen[-1] == ["lock"] and len(seen) == 3
 
 
 def test_slots_bound_rows_across_processes() -> None:

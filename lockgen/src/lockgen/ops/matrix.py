@@ -159,14 +159,16 @@ def cache_first(
     """A row's uv: `uv lock` from uv's cache first (`--offline`: no revalidation request per index page), online
     when that fails for a reason other than a plain "no solution" (a page or a file the cache lacks, a network or
     build failure, which must be told online). With `ready`, waits until that file exists: the matrix's one
-    revalidation of the cache (`start_refresh`) has ended; with `slots`, until a slot is free."""
+    revalidation of the cache (`start_refresh`) has ended - when it failed (the file says so), every run is online,
+    as `lock` runs it; with `slots`, until a slot is free."""
     from lockgen.seams.uvtool import classify_uv_failure, run_uv
 
     while ready is not None and not ready.exists():
         time.sleep(0.02)
     if slots is not None:
         slots.take()
-    if args and args[0] == "lock" and "--offline" not in args:
+    fresh = ready is None or ready.read_text(encoding="utf-8") == "revalidated"
+    if fresh and args and args[0] == "lock" and "--offline" not in args:
         res = run_uv([*args, "--offline"], cwd, **kwargs)
         if res.returncode == 0 or classify_uv_failure(res.stderr, res.returncode).kind == "no-solution":
             return res
@@ -208,6 +210,17 @@ def own_files(ws: Any, base: Path) -> frozenset[str]:
     """The files of the staged project that a row changes: its uv.lock and the workspace's pyprojects."""
     files = [base / "uv.lock", base / "pyproject.toml", *(base / m.pyproject_file for m in ws.members.values())]
     return frozenset(str(f) for f in files)
+
+
+def skeleton_copy(root: Path, ws: Any, dest: Path) -> Path:
+    """uv.lock and the workspace's pyprojects alone, copied to `dest`: enough for uv to revalidate the cache for a
+    project whose metadata is static, while the full staging copy is being made."""
+    for rel in dict.fromkeys(["pyproject.toml", "uv.lock", *(m.pyproject_file for m in ws.members.values())]):
+        src = root / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
 
 
 def row_copy(base_dir: Path, base: Path, dest: Path, copied: frozenset[str] = frozenset()) -> Path:
@@ -358,20 +371,29 @@ def run_matrix(
     with _interrupts_raise(), tempfile.TemporaryDirectory(prefix="lockgen-matrix-") as tmp:
         top = Path(tmp)
         if todo:
-            with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
-                base = stage_copy(root, top / "base")
-                lock_bytes = (base / "uv.lock").read_bytes() if (base / "uv.lock").is_file() else b""
+            # uv's cache is revalidated from a skeleton of the project while the project is copied
+            t_refresh = time.monotonic()
+            refresh = start_refresh(skeleton_copy(root, ws, top / "skeleton"))
+            slots = Slots(jobs)
+            try:
+                with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
+                    base = stage_copy(root, top / "base")
+                    lock_bytes = (base / "uv.lock").read_bytes() if (base / "uv.lock").is_file() else b""
+                if refresh.poll() not in (None, 0):  # the skeleton was not enough (built metadata, path sources)
+                    _end_process(refresh)
+                    refresh = start_refresh(base)
+            except BaseException:
+                _end_process(refresh)
+                slots.close()
+                raise
             copied = own_files(ws, base)
             ready = top / "cache-revalidated"
-            t_refresh = time.monotonic()
 
             def revalidated(rc: int) -> None:
-                ready.touch()
+                atomic_write(ready, b"revalidated" if rc == 0 else b"failed")
                 if reporter is not None:
-                    said = "revalidated" if rc == 0 else "not revalidated (rows go online where it falls short)"
-                    reporter.step(f"uv's cache: {said} in {time.monotonic() - t_refresh:.1f}s")
-
-            slots = Slots(jobs)
+                    said = "revalidated" if rc == 0 else "could not be revalidated: every row resolves online"
+                    reporter.step(f"uv's cache: {said} ({time.monotonic() - t_refresh:.1f}s)")
 
             def one(i: int, here: bool) -> Row:
                 runner = functools.partial(cache_first, ready=ready, slots=None if here else slots)
@@ -380,7 +402,6 @@ def run_matrix(
                     reporter if here else None, runner, copied,
                 )  # fmt: skip
 
-            refresh = start_refresh(base)
             try:
                 if jobs == 1 or len(todo) == 1 or not hasattr(os, "fork"):
                     refresh.communicate()
