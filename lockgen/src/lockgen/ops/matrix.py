@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -452,7 +452,7 @@ def _in_workers(
     side: subprocess.Popen[bytes] | None = None,
     side_done: Callable[[int], None] | None = None,
     slots: Slots | None = None,
-) -> Iterator[tuple[int, Row, float]]:
+) -> Generator[tuple[int, Row, float], None, None]:
     """(item, fn(item), seconds) for every item, each computed in a forked worker process, yielded as they finish;
     `side_done(returncode)` is called here when the `side` process ends. At most `jobs` workers at once; with
     `slots` (which bound the rows resolving to `jobs` themselves), up to PREPARE_AHEAD times as many, so that rows copy
