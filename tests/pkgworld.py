@@ -45,7 +45,7 @@ import sys
 import threading
 import tomllib
 import zipfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -571,10 +571,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def serve_index(directory: Path | str) -> Iterator[str]:
     """Serve `directory` on 127.0.0.1 (a free port) in a daemon thread; yields the base URL, e.g.
     ``http://127.0.0.1:41234``. Pages are plain PEP 503 HTML; ``Cache-Control: no-cache`` so uv revalidates."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with serve_handler(functools.partial(_QuietHandler, directory=str(directory))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_handler(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 (a free port) in a daemon thread; yields the base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="pkgworld-index", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name="pkgworld-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import edit
 from lockgen.cli import main
 
 
@@ -17,12 +18,6 @@ def run(capsys: pytest.CaptureFixture[str], ws: Path, *argv: str) -> tuple[int, 
     code = main(["-C", str(ws), *argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def edit(path: Path, old: str, new: str, count: int = 1) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
 def one_error_line(err: str) -> str:
@@ -201,18 +196,18 @@ def _lockgen(repo: Path, args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
 
 
-def test_closed_pipe_ends_quietly(repo_root: Path) -> None:
+def test_closed_pipe_ends_quietly(workspace_copy: Path) -> None:
     # `| head -c0`-like readers close at once: the writer must not print a traceback or "internal error"
-    proc = _lockgen(repo_root, "check --no-uv --json | true; exit ${PIPESTATUS[0]}")
+    proc = _lockgen(workspace_copy, "check --no-uv --json | true; exit ${PIPESTATUS[0]}")
     assert proc.stderr == "" and proc.returncode in (0, 141), proc.stderr
-    proc = _lockgen(repo_root, "check --no-uv | head -1")
+    proc = _lockgen(workspace_copy, "check --no-uv | head -1")
     assert proc.stderr == "" and proc.stdout.startswith("fleet: ")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 @pytest.mark.parametrize("args", ["check --no-uv", "check --no-uv --json", "--help"])
-def test_output_to_a_full_device_is_one_line(repo_root: Path, args: str) -> None:
-    proc = _lockgen(repo_root, f"{args} > /dev/full")
+def test_output_to_a_full_device_is_one_line(workspace_copy: Path, args: str) -> None:
+    proc = _lockgen(workspace_copy, f"{args} > /dev/full")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == "lockgen: error: standard output: cannot write: No space left on device\n"
 

@@ -1,4 +1,5 @@
-"""`lockgen check` end to end on copies of this repository's workspace (the issue's done-when cases)."""
+"""`lockgen check` end to end on throwaway copies of the frozen workspace (tests/fixtures/workspace:
+torch 2.10.0 / CUDA 12.8 for train, torch 2.14.0 / CUDA 13.0 for serve), the issue's done-when cases."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import edit
 from lockgen.cli import main
 
 # torch's PyPI build -> its CUDA, from each wheel's METADATA (shared/reference/compat.md section 3a)
@@ -35,12 +37,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def test_committed_lock_is_clean(workspace_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,11 +136,11 @@ def test_help_explains_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 0 and "strict-pin" in out and "cuda-window" in out
 
 
-def test_console_script_runs(repo_root: Path) -> None:
+def test_console_script_runs(workspace_copy: Path) -> None:
     import subprocess
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "lockgen", "-C", str(repo_root), "check", "--no-uv"], capture_output=True, text=True
+        [sys.executable, "-m", "lockgen", "-C", str(workspace_copy), "check", "--no-uv"], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

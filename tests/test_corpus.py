@@ -8,6 +8,7 @@ and prints the accuracy figure.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import re
 import sys
@@ -34,6 +35,7 @@ accuracy = _load_accuracy()
 NAMES = [p.name for p in accuracy.fixtures()]
 
 
+@functools.cache  # each fixture's lock is parsed once per run (they are read, never changed)
 def _toml(path: Path) -> dict:
     with path.open("rb") as f:
         return tomllib.load(f)

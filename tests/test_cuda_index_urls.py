@@ -132,13 +132,13 @@ def test_check_and_lock_refuse_a_bad_url_before_any_uv_run(
         assert "s3cret" not in out + err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_credentials_are_masked_in_lock_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real `lockgen lock` through a CUDA index on 127.0.0.1 whose URL carries a user and password: neither the
     text nor the --json output shows the password; the pyproject handed to uv keeps the real URL."""
-    from pkgworld import make_world, serve_index, write_index, write_workspace
-    from test_resolve import uv_env
+    from pkgworld import make_world, serve_index, uv_env, write_index, write_workspace
 
     world = make_world(
         {"2.8.0": "12.8", "2.10.0": "12.8"},

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fakes import FAKES, PROC_550, WORKSPACE_CUDA13
 from fakes.nvml import FakeNVML
+from helpers import host_report
 from lockgen.errors import InputError
 from lockgen.model.workspace import load_workspace
 from lockgen.ops.diagnose import (
@@ -25,7 +26,7 @@ from lockgen.ops.diagnose import (
     parse_arch_table,
 )
 from lockgen.seams import host as hostmod
-from lockgen.seams.host import HostGpu, HostReport, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
+from lockgen.seams.host import HostGpu, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
 from lockgen.tables.knowledge import load_knowledge
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
@@ -53,22 +54,8 @@ def probe(tmp_path: Path, **kw):
     return probe_host(**args)
 
 
-def report(**kw) -> HostReport:
-    """A HostReport built by hand (diagnose is pure, so its tests need no probing)."""
-    base = dict(
-        driver=None,
-        gpus=(),
-        gpu_source="none",
-        libcuda=NO_LIBCUDA,
-        nvcc=None,
-        cuda_home=None,
-        environment="test-env",
-        python="3.12",
-        distributions={},
-        torch=None,
-    )
-    base.update(kw)
-    return HostReport(**base)
+# A HostReport built by hand (diagnose is pure, so its tests need no probing).
+report = partial(host_report, libcuda=NO_LIBCUDA)
 
 
 def by_name(result, prefix: str):
@@ -181,6 +168,14 @@ def test_no_gpu_says_so_and_checks_the_rest(ws, knowledge):
     assert {"driver", "torch", "drift", "nvcc", "libcuda", "python"} <= names
     assert result.exit_code == 0
     assert diagnose(report(), ws, knowledge, require_gpu=True).exit_code == 1
+
+
+def test_no_member_installed_points_at_the_members_own_environments(ws, knowledge):
+    # newcomer trial: after the README's `lockgen run train/serve`, `lockgen doctor` (root .venv) advised
+    # `uv sync --frozen --package serve` - installing a member into the root environment, which the README forbids
+    drift = by_name(diagnose(report(), ws, knowledge), "drift")[0]
+    assert drift.status == "warn" and "uv sync" not in drift.fix
+    assert "`lockgen doctor --env .venv-serve`" in drift.fix and "`lockgen sync serve`" in drift.fix
 
 
 def test_driver_535_fails_and_names_the_driver_the_lock_needs(ws, knowledge, tmp_path, monkeypatch):

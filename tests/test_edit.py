@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
+from helpers import WORKSPACE
 from hypothesis import given
 from hypothesis import strategies as st
 from lockgen.plan.edit import set_cuda_index, set_exclude_newer, set_managed_constraints, set_requirements
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = WORKSPACE  # the frozen copy of this repository's workspace: real pyprojects, never the live ones
 
 ROOT = """\
 # the workspace root - a comment users keep

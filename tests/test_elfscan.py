@@ -406,6 +406,7 @@ XFORMERS_035 = (
 
 
 @pytest.mark.network
+@pytest.mark.slow
 def test_real_xformers_wheel_from_pypi(capsys: pytest.CaptureFixture[str]) -> None:
     """3 MB wheel; compat.md: xformers 0.0.35 links libcudart.so.12 (CUDA 12.8) although it accepts torch >= 2.10."""
     assert main(["wheel-cuda", XFORMERS_035, "--json"]) == 0

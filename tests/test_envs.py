@@ -50,3 +50,29 @@ def test_unknown_member_and_missing_command(
     assert main(["-C", str(workspace_copy), "run", "train"]) == 2
     assert "no command given" in capsys.readouterr().err
     assert not fake_uv.exists()
+
+
+def test_run_with_an_unknown_member_is_a_one_line_error(
+    workspace_copy: Path, fake_uv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # newcomer trial: `lockgen run trian -- x` was "internal error: TypeError" (run's CMD overwrote the subcommand name)
+    assert main(["-C", str(workspace_copy), "run", "trian", "--", "train-smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lockgen: error: lockgen run: MEMBER: no member 'trian'") and "internal error" not in err
+    assert not fake_uv.exists()
+
+
+def test_a_missing_member_names_only_member(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("sync", "run"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith("the following arguments are required: MEMBER")
+
+
+def test_sync_help_says_where_its_extra_arguments_go(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sync", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Arguments after `--` go to `uv sync`" in text and "go to the command" not in text
+    assert "-- UV_ARGS" in text and "uv_args" not in text

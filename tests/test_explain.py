@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from fakes import WORKSPACE_CUDA13
+from helpers import host_report
 from lockgen.model.workspace import load_workspace
 from lockgen.ops.explain import ExplainContext, MemberFacts, explain, load_catalog, match_classes, parse_catalog
-from lockgen.seams.host import HostGpu, HostReport, LibCuda, TorchBuild
+from lockgen.seams.host import HostGpu, TorchBuild
 from lockgen.tables.knowledge import load_knowledge
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
@@ -312,21 +313,7 @@ def ctx_parts():
     return ws, tuple(members)
 
 
-def host(**kw) -> HostReport:
-    base = dict(
-        driver=None,
-        gpus=(),
-        gpu_source="none",
-        libcuda=LibCuda(False),
-        nvcc=None,
-        cuda_home=None,
-        environment="test",
-        python="3.12",
-        distributions={},
-        torch=None,
-    )
-    base.update(kw)
-    return HostReport(**base)
+host = host_report
 
 
 def test_driver_answer_names_the_driver_the_lock_and_the_fix(ctx_parts):

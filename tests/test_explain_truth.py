@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 
 import pytest
+from helpers import host_report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lockgen.ops.explain import (
@@ -23,7 +24,7 @@ from lockgen.ops.explain import (
     explain,
     load_catalog,
 )
-from lockgen.seams.host import HostGpu, HostReport, LibCuda
+from lockgen.seams.host import HostGpu, HostReport
 from lockgen.tables.knowledge import load_knowledge
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
@@ -47,19 +48,7 @@ BUILDS = [(v, label) for r in INDEX.releases for v in r.versions for label in r.
 
 
 def host_with(cc: str | None) -> HostReport:
-    gpus = (HostGpu(0, "GPU", cc),) if cc else ()
-    return HostReport(
-        driver=None,
-        gpus=gpus,
-        gpu_source="test",
-        libcuda=LibCuda(False),
-        nvcc=None,
-        cuda_home=None,
-        environment="test",
-        python="3.12",
-        distributions={},
-        torch=None,
-    )
+    return host_report(gpus=(HostGpu(0, "GPU", cc),) if cc else (), gpu_source="test")
 
 
 @st.composite

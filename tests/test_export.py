@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import WORKSPACE
 from hypothesis import given
 from hypothesis import strategies as st
 from lockgen.cli import main
@@ -26,8 +27,9 @@ from lockgen.ops.export import (
 )
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = WORKSPACE  # the frozen copy of this repository's workspace (read only), not the live lock
 NOTEBOOK = ROOT / "notebooks" / "train_smoke.py"
+REPO_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "train_smoke.py"  # the repository's own
 PYPI = "https://pypi.org/simple"
 CU = "https://download.pytorch.org/whl/cu128"
 
@@ -62,13 +64,16 @@ LOCK = parse_lock(
     }
 )
 EXPORT = member_export(LOCK, "app", {CU: "pytorch-cu128"})
+# the lock has no supported-markers: both Linux machines lockgen exports; written out here, not computed
+ALL = "sys_platform == 'linux' and (platform_machine == 'aarch64' or platform_machine == 'x86_64')"
+X86 = "sys_platform == 'linux' and platform_machine == 'x86_64'"
 
 
 def test_member_export_pins_markers_and_indexes() -> None:
     assert EXPORT.pins == (
-        Pin("numpy", "2.3.0"),
-        Pin("torch", "2.9.0+cu128", index=CU),
-        Pin("xformers", "0.0.33", marker="platform_machine == 'x86_64'"),
+        Pin("numpy", "2.3.0", marker=ALL),
+        Pin("torch", "2.9.0+cu128", marker=ALL, index=CU),
+        Pin("xformers", "0.0.33", marker=X86),
     )
     assert [(i.name, i.url) for i in EXPORT.indexes] == [("pytorch-cu128", CU)]
     assert EXPORT.skipped == ("util",)
@@ -79,9 +84,9 @@ def test_script_toml_declares_the_index_and_routes_torch_to_it() -> None:
     data = tomllib.loads(render_script_toml(EXPORT))
     assert data["requires-python"] == "==3.12.*"
     assert data["dependencies"] == [
-        "numpy==2.3.0",
-        "torch==2.9.0+cu128",
-        "xformers==0.0.33 ; platform_machine == 'x86_64'",
+        f"numpy==2.3.0 ; {ALL}",
+        f"torch==2.9.0+cu128 ; {ALL}",
+        f"xformers==0.0.33 ; {X86}",
     ]
     assert data["tool"]["uv"]["index"] == [{"name": "pytorch-cu128", "url": CU, "explicit": True}]
     assert data["tool"]["uv"]["sources"] == {"torch": {"index": "pytorch-cu128"}}
@@ -95,8 +100,8 @@ def test_update_keeps_unlocked_requirements_and_other_keys_and_drops_locked_ones
         'width = "full"\n'
     )
     data = tomllib.loads(render_script_toml(EXPORT, old))
-    assert data["dependencies"][:2] == ["marimo==0.25.2", "polars"]
-    assert "numpy>=1" not in data["dependencies"] and "app" not in data["dependencies"]
+    assert data["dependencies"][:2] == [f"marimo==0.25.2 ; {ALL}", f"polars ; {ALL}"]
+    assert not any(d.startswith(("numpy>=1", "app")) for d in data["dependencies"])
     assert data["requires-python"] == "==3.12.*"
     assert data["tool"]["marimo"] == {"width": "full"}
 
@@ -116,15 +121,17 @@ def test_user_requirements_survive_and_pins_that_left_the_lock_go() -> None:
     first = render_script_toml(EXPORT, 'dependencies = ["marimo==0.25.2"]\n')
     assert tomllib.loads(first)["tool"]["lockgen"]["export"] == {"member": "app", "extra": ["marimo==0.25.2"]}
     # later someone adds polars to the block by hand; then the lock drops xformers and moves numpy on
-    edited = first.replace('"marimo==0.25.2",', '"marimo==0.25.2",\n    "polars>=1",\n    "rich==14.0.0",')
-    assert tomllib.loads(edited)["dependencies"][:3] == ["marimo==0.25.2", "polars>=1", "rich==14.0.0"]
+    gated = f'"marimo==0.25.2 ; {ALL}",'
+    assert gated in first
+    edited = first.replace(gated, gated + '\n    "polars>=1",\n    "rich==14.0.0",')
+    assert tomllib.loads(edited)["dependencies"][1:3] == ["polars>=1", "rich==14.0.0"]
     later = MemberExport("app", "==3.12.*", (Pin("numpy", "2.4.0"), Pin("torch", "2.9.0+cu128")), (), ())
     kept, dropped = classify_requirements(edited, later)
     assert kept == ("marimo==0.25.2", "polars>=1")
     # an exact pin lockgen did not record reads as one of its old pins: dropped, and said so
-    assert dropped == ("rich==14.0.0", "xformers==0.0.33 ; platform_machine == 'x86_64'")
+    assert dropped == ("rich==14.0.0", f"xformers==0.0.33 ; {X86}")
     deps = tomllib.loads(render_script_toml(later, edited))["dependencies"]
-    assert deps == ["marimo==0.25.2", "polars>=1", "numpy==2.4.0", "torch==2.9.0+cu128"]
+    assert deps == [f"marimo==0.25.2 ; {ALL}", f"polars>=1 ; {ALL}", "numpy==2.4.0", "torch==2.9.0+cu128"]
 
 
 NOTEBOOK_BODY = (
@@ -201,12 +208,23 @@ def test_update_changes_only_the_block(lines: list[str]) -> None:
     assert rest == text or rest == "\n" + text
 
 
-def test_colab_lines() -> None:
-    text = render_colab(LOCK, "app")
-    lines = text.splitlines()
-    assert lines[2] == "%pip install --no-deps \\"
-    assert lines[3] == f"    --extra-index-url {CU} \\"
-    assert lines[4:] == ['    "numpy==2.3.0" \\', '    "torch==2.9.0+cu128" \\', '    "xformers==0.0.33"']
+def cell_values(cell: str) -> dict[str, object]:
+    """The constants (PINS, INDEXES, ...) of an install cell, read with ast (the cell is not run)."""
+    import ast
+
+    out = {}
+    for node in ast.parse(cell).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id.isupper():
+            out[node.targets[0].id] = ast.literal_eval(node.value)
+    return out
+
+
+def test_colab_cell_pins_the_x86_64_closure() -> None:
+    values = cell_values(render_colab(LOCK, "app"))
+    assert values["PINS"] == ["numpy==2.3.0", "torch==2.9.0+cu128", "xformers==0.0.33"]
+    assert values["INDEXES"] == [CU]
+    assert values["REQUIRES_PYTHON"] == "==3.12.*"
+    assert "UV_CONSTRAINT" in values["CLEAR"] and "UV_BUILD_CONSTRAINT" in values["CLEAR"]
 
 
 # --- the real lock, cross-checked with uv ---------------------------------------------------------------------------
@@ -257,30 +275,39 @@ def test_notebook_header_matches_the_lock() -> None:
     text = NOTEBOOK.read_text(encoding="utf-8")
     pins = script_pins(text, str(NOTEBOOK))
     assert pins is not None, "notebooks/train_smoke.py has no # /// script block"
+    block = find_script_block(text)
+    assert block is not None
+    data = tomllib.loads(block.toml)
+    recorded = data["tool"]["lockgen"]["export"]
+    assert recorded["extra"] == ["marimo==0.25.2", "ipython==9.18.1"]
     header = [Requirement(p) for p in pins]
     expected = _uv_export("train")
     locked_names = {r.name.lower() for r in expected}
     pinned = [r for r in header if r.name.lower() in locked_names]
-    extras = [r.name for r in header if r.name.lower() not in locked_names]
-    assert extras == ["marimo", "ipython"], "only the notebook runtime may be added to the locked pins"
+    extras = {r.name for r in header if r.name.lower() not in locked_names}
+    # only the notebook runtime (marimo, ipython) and what it needs, each pinned exactly, beside the locked pins
+    assert extras == {"marimo", "ipython"} | {Requirement(p).name for p in recorded["extra-pins"]}
+    assert {"marimo", "ipython", "starlette", "jedi"} <= extras
+    assert all(p.startswith(("marimo==", "ipython==")) or "==" in p.split(";")[0] for p in recorded["extra-pins"])
     for machine in ("x86_64", "aarch64"):
         assert _installed(pinned, machine) == _installed(expected, machine), (
             f"{NOTEBOOK.name} header is stale for {machine}: run "
-            "`lockgen export --member train --format pep723 --into notebooks/train_smoke.py`"
+            "`lockgen export --member train --format pep723 -o notebooks/train_smoke.py`"
         )
-    block = find_script_block(text)
-    assert block is not None
-    assert tomllib.loads(block.toml)["requires-python"] == "==3.12.*"
+    assert data["requires-python"] == "==3.12.*"
+    assert (
+        data["tool"]["uv"]["exclude-newer"] == tomllib.loads((ROOT / "uv.lock").read_text())["options"]["exclude-newer"]
+    )
 
 
 def test_notebook_is_a_marimo_app_with_the_smoke_cells() -> None:
-    text = NOTEBOOK.read_text(encoding="utf-8")
+    text = REPO_NOTEBOOK.read_text(encoding="utf-8")
     block = find_script_block(text)
     assert block is not None
     body = text[block.end :]
     assert "app = marimo.App(" in body and 'if __name__ == "__main__":\n    app.run()' in body
     assert "import unsloth" in body and "SFTTrainer(" in body and "get_peft_model(" in body
-    compile(text, str(NOTEBOOK), "exec")
+    compile(text, str(REPO_NOTEBOOK), "exec")
 
 
 def _locked_version(member: str, name: str) -> str:
@@ -294,7 +321,7 @@ def test_cli_pep723_prints_the_block(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert out.startswith("# /// script\n") and out.endswith("# ///\n")
     for name in ("torch", "unsloth", "trl", "transformers"):
-        assert f'#     "{name}=={_locked_version("train", name)}",' in out.splitlines()
+        assert any(line.startswith(f'#     "{name}=={_locked_version("train", name)} ; ') for line in out.splitlines())
 
 
 def test_cli_check_and_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

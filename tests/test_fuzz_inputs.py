@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import tomlkit
-from conftest import copy_workspace
+from helpers import copy_workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lockgen.cli import main
@@ -148,6 +148,7 @@ def real_ws() -> Iterator[Path]:
 # ---- [tool.lockgen] ----
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(LOCKGEN_KEYS), VALUE, min_size=1, max_size=3))
 def test_fuzz_tool_lockgen(real_ws: Path, table: dict[str, Any]) -> None:
@@ -340,6 +341,7 @@ def header(draw: st.DrawFn) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(header())
 def test_fuzz_notebook_headers(real_ws: Path, block: dict[str, Any]) -> None:

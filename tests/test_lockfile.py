@@ -1,4 +1,4 @@
-"""uv.lock reader: the real lock, and malformed input reported with the key path."""
+"""uv.lock reader: a real lock (tests/fixtures/workspace), and malformed input reported with the key path."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import WORKSPACE
 from hypothesis import HealthCheck, assume, given, settings
 from lockgen.errors import InputError
 from lockgen.model.lockfile import normalize, parse_lock, read_lock
 from lockgen.model.projection import conflict_extra, member_pins
 from pkgworld import uv_env, worlds, write_index, write_workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = WORKSPACE  # the frozen copy of this repository's workspace, not the live lock
 
 
 def real_lock():
@@ -141,6 +142,7 @@ def test_parse_cache_is_keyed_by_content(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.uv
+@pytest.mark.slow  # 12 generated locks, each through `uv export`: 1.3-3.7 s here
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(world=worlds(max_members=2))
 def test_projection_equals_uv_export_on_generated_locks(world, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -4,7 +4,6 @@ and the brute-force oracle say, the user's files untouched, the --json shape, ba
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,8 +12,9 @@ from pathlib import Path
 
 import pkgworld as pw
 import pytest
+from helpers import digest, require_uv
 from lockgen.cli import main
-from lockgen.seams.uvtool import UvError, find_uv
+from lockgen.seams.uvtool import find_uv
 
 pytestmark = pytest.mark.uv
 
@@ -49,12 +49,7 @@ BRANCHES = ["535", "545", "550", "555", "560", "570", "575", "580", "590", "595"
 @pytest.fixture(scope="module")
 def uv_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """uv's environment for the whole module: a private cache, offline (file:// indexes only)."""
-    try:
-        uv = find_uv()
-    except UvError:
-        pytest.skip("uv is not installed")
-    if not (Path(uv).exists() or shutil.which(uv)):
-        pytest.skip(f"uv not found at {uv}")
+    require_uv()
     return pw.uv_env(tmp_path_factory.mktemp("uv-cache"), offline=True)
 
 
@@ -78,15 +73,6 @@ def ws(template: Path, tmp_path: Path, uv_env: dict[str, str], monkeypatch: pyte
     dest = tmp_path / "ws"
     shutil.copytree(template, dest)
     return dest
-
-
-def digest(root: Path) -> dict[str, str]:
-    """sha256 of every file under root."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def expected_cuda(member: str, driver: str, ccs: tuple[str, ...] = CCS) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pkgworld as pw
 import pytest
+from helpers import needs_uv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
@@ -45,16 +46,6 @@ def run_lock(ws: Path, cache: Path, *extra: str, offline: bool = False) -> subpr
     return subprocess.run(
         [pw.uv_binary(), "lock", *extra], cwd=ws, env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def has_uv() -> bool:
-    try:
-        return Path(pw.uv_binary()).exists()
-    except FileNotFoundError:
-        return False
-
-
-needs_uv = pytest.mark.skipif(not has_uv(), reason="uv is not installed")
 
 
 # ------------------------------------------------------------------------------------------------ wheels

@@ -52,7 +52,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import os
 import shutil
 import subprocess
@@ -63,6 +62,7 @@ from typing import Any
 import pkgworld as pw
 import pytest
 import tomlkit
+from helpers import digest, require_uv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as _event
 from hypothesis import note as _note
@@ -71,7 +71,7 @@ from hypothesis.errors import InvalidArgument
 from lockgen.errors import LockgenError
 from lockgen.ops.resolve import Outcome, Request, relock
 from lockgen.plan.steering import pre_exclude, steer
-from lockgen.seams.uvtool import UvError, find_uv, run_uv
+from lockgen.seams.uvtool import find_uv, run_uv
 from packaging.version import Version
 
 
@@ -305,27 +305,13 @@ def label_cuda(label: str) -> str:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """One Lab per test function (hypothesis reuses it across examples: one uv cache per test)."""
-    try:
-        uv = find_uv()
-    except UvError:
-        pytest.skip("uv is not installed")
-    if not (Path(uv).exists() or shutil.which(uv)):
-        pytest.skip(f"uv not found at {uv}")
+    require_uv()
     yield Lab(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Reading results independently of lockgen.
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def digest(root: Path) -> dict[str, str]:
-    """sha256 of every file under root: what "byte-unchanged" means."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def member_packages(root: Path, member: str, machine: str = "x86_64") -> dict[str, tuple[str, ...]]:

@@ -4,7 +4,6 @@ re-written strictly, failures leave every file byte-identical - also under injec
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import digest
 from lockgen.errors import LockgenError
 from lockgen.ops.resolve import EmptyWindow, Request, ResolutionFailed, dry_run, relock
 from lockgen.plan.steering import pre_exclude, steer
@@ -65,15 +65,6 @@ def ws(template: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "ws"
     shutil.copytree(template, dest)
     return dest
-
-
-def digest(root: Path) -> dict[str, str]:
-    """sha256 of every file under root (what "byte-identical" means here)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def set_driver(root: Path, driver: str, gpus: list[str] | None = None) -> None:

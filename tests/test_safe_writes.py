@@ -37,7 +37,7 @@ def test_new_file_gets_0644_under_umask_022(
     target = tmp_path / "cell.txt"
     assert main(export_into(workspace_copy, target)) == 0, capsys.readouterr()
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    assert "%pip install" in target.read_text()
+    assert '"pip", "install"' in target.read_text()
 
 
 def test_new_file_respects_a_stricter_umask(

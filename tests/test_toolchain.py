@@ -433,12 +433,19 @@ def test_choose_wheel_picks_what_pip_would_on_each_platform() -> None:
     assert choose_wheel(too_new, "x86_64", "3.12") is None  # needs a newer glibc than the images' 2.40
 
 
-def test_repository_images_name_real_platform_wheels() -> None:
-    """Read uv.lock independently: each listed wheel exists, has a hash and fits its system (no cross-platform)."""
-    data = json.loads((REPO / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+def test_written_images_name_real_platform_wheels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`toolchain --write` on a real workspace (the frozen copy), then uv.lock read independently: each listed wheel
+    exists, has a hash and fits its system (no cross-platform)."""
     import tomllib
 
-    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    from helpers import copy_workspace
+
+    root = copy_workspace(tmp_path / "ws")
+    (root / TOOLCHAIN_FILE).unlink()
+    assert main(["-C", str(root), "toolchain", "--write"]) == 0, capsys.readouterr()
+    data = json.loads((root / TOOLCHAIN_FILE).read_text(encoding="utf-8"))
+    assert data["images"], data
+    lock = tomllib.loads((root / "uv.lock").read_text(encoding="utf-8"))
     packages = {(p["name"], p.get("version")): p for p in lock["package"]}
     for member, systems in data["images"].items():
         for system, entries in systems.items():
@@ -712,7 +719,7 @@ def test_pypi_lock_for_an_old_driver_is_kept_and_the_toolkit_comes_from_nixos_25
     import subprocess
     import sys
 
-    from conftest import copy_workspace
+    from helpers import copy_workspace
 
     root = copy_workspace(tmp_path / "repo")
     for rel in ("flake.nix", "flake.lock"):

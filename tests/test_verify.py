@@ -369,6 +369,7 @@ def test_serve_finds_the_vllm_apis_that_moved(monkeypatch: pytest.MonkeyPatch) -
         smoke.from_vllm("FlexibleArgumentParser")
 
 
+@pytest.mark.slow
 def test_a_hanging_probe_is_ended_at_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
     import time

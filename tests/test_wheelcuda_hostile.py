@@ -10,7 +10,6 @@ import http.server
 import io
 import os
 import stat
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -170,14 +169,8 @@ def redirecting_server(location: str) -> Iterator[str]:
         def log_message(self, *a: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with pw.serve_handler(Handler) as url:
+        yield url
 
 
 def test_a_redirect_to_plain_http_elsewhere_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,25 +21,34 @@ DESCRIPTION = """\
 Each member gets its own environment, .venv-MEMBER at the project root (the root project keeps .venv):
   lockgen sync train                       uv sync --frozen --package train, into .venv-train
   lockgen run train -- train-lora ...      uv run --frozen --package train train-lora ..., in .venv-train
-so train and serve never share (and break) one environment. Extra arguments after `--` go to the command.
+so train and serve never share (and break) one environment. {extra}
 exit codes: uv's (or the command's); 2 for an unknown member
 """
+EXTRA_SYNC = "Arguments after `--` go to `uv sync` (e.g. `lockgen sync train -- --no-dev`)."
+EXTRA_RUN = "Arguments after `--` are the command and its own arguments."
 
 
 def register(sub: Any) -> None:
     """Add the `sync` and `run` commands."""
-    s = sub.add_parser(
-        "sync", help=HELP_SYNC, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    raw = argparse.RawDescriptionHelpFormatter
+    s = sub.add_parser("sync", help=HELP_SYNC, description=DESCRIPTION.format(extra=EXTRA_SYNC), formatter_class=raw)
     s.add_argument("member", metavar="MEMBER", help="the member to install (e.g. train)")
-    s.add_argument("uv_args", nargs=argparse.REMAINDER, help="more arguments for `uv sync` after --")
-    s.set_defaults(func=run_sync)
-    r = sub.add_parser(
-        "run", help=HELP_RUN, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    optional(
+        s.add_argument("uv_args", nargs=argparse.REMAINDER, metavar="-- UV_ARGS", help="more arguments for `uv sync`")
     )
+    s.set_defaults(func=run_sync)
+    r = sub.add_parser("run", help=HELP_RUN, description=DESCRIPTION.format(extra=EXTRA_RUN), formatter_class=raw)
     r.add_argument("member", metavar="MEMBER", help="the member whose environment runs the command")
-    r.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command and its arguments")
+    # not `command`: the top-level parser keeps the subcommand's name there (error messages say "lockgen run")
+    optional(
+        r.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command and its arguments")
+    )
     r.set_defaults(func=run_run)
+
+
+def optional(action: argparse.Action) -> None:
+    """A REMAINDER positional may be empty: argparse would name it as "required" beside a missing MEMBER."""
+    action.required = False
 
 
 def environment_dir(root: Path, member: str, path: str) -> Path:
@@ -88,7 +97,7 @@ def run_run(args: argparse.Namespace) -> int:
     from lockgen.errors import InputError
 
     root, member, env_dir = _member(args)
-    command = _rest(args.command)
+    command = _rest(args.cmd)
     if not command:
         raise InputError("lockgen run", "CMD", "no command given: `lockgen run MEMBER -- CMD [ARGS ...]`")
     return _uv(["run", "--frozen", "--package", member, *command], root, env_dir)

@@ -714,13 +714,16 @@ def diagnose(
     else:
         checks.append(check_torch(host, None))
         if ws is not None and targets:
-            names = " or ".join(f"`uv sync --frozen --package {t.member}`" for t in targets)
+            # each member in its own environment (`lockgen sync`, .venv-MEMBER), as the README says: installing one
+            # into this (the root project's) environment is what mixes train and serve
+            names = " or ".join(f"`lockgen sync {t.member}`" for t in targets)
+            envs = " or ".join(f"`lockgen doctor --env .venv-{t.member}`" for t in targets)
             checks.append(
                 Check(
                     "drift",
                     "warn",
                     f"no workspace member is installed in {host.environment}, so nothing to compare with uv.lock",
-                    f"install one: {names}",
+                    f"check a member's own environment: {envs} (install it first with {names})",
                 )
             )
     lock_cudas = {t.cuda for t in targets if t.cuda is not None}

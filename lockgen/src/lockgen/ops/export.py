@@ -1,17 +1,26 @@
 """Exports of one member's locked environment for places that do not read uv.lock. Pure: values in, text out.
 
 - `member_export(lock, member, ...)`: the member's exact pins (every package `uv sync --package member` installs,
-  from lockgen.model.projection), with a platform marker where Linux x86_64 and aarch64 differ, and the non-PyPI indexes
-  they come from.
+  from lockgen.model.projection), each gated by the lock's environments (`sys_platform == 'linux' and platform_machine
+  == ...`), the non-PyPI indexes they come from, and the lock's `exclude-newer`.
 - PEP 723 (`# /// script` blocks, as marimo's `--sandbox` and `uv run` read them): `render_script_toml`,
   `find_script_block`, `update_script_block` - the rest of the file is kept byte for byte.
-- Colab: `render_colab`, a `%pip install --no-deps` cell of the x86_64 pins.
+- Colab: `render_colab`, a Python cell that installs the x86_64 pins with `uv pip` (pip as the fallback).
+
+Why markers and not `[tool.uv] environments`: uv reads `environments` only from a project's pyproject.toml; in a
+script block it is an unknown field and uv refuses the whole block (uv 0.13.9: "unknown field `environments`"; the
+script schema is `ToolUv` in crates/uv-scripts/src/lib.rs, with `deny_unknown_fields`). A requirement whose marker
+is false everywhere else is never resolved there, so gating every requirement by the lock's environments gives the
+effect on what is installed: nothing of another platform sneaks in. uv still resolves the other platforms, and a
+package's requirement there can conflict with a pin (vllm 0.33.0 requires protobuf 7.36.1 on s390x, serve locks
+7.36.2): so the pins are repeated as `[tool.uv] override-dependencies`, which replace every requirement on those
+packages, and `uv lock --script` resolves exactly the pinned versions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +29,7 @@ from tomlkit.items import Comment, Table
 
 from lockgen.errors import InputError
 from lockgen.model.lockfile import Lock, LockedPackage, normalize
-from lockgen.model.projection import PLATFORMS, member_packages
+from lockgen.model.projection import PLATFORMS, environment, marker_holds, member_packages
 
 PYPI = "https://pypi.org/simple"
 BANNER = "lockgen export --format pep723: exact pins of the {member} member from uv.lock; regenerate, do not edit"
@@ -62,10 +71,51 @@ class MemberExport:
     pins: tuple[Pin, ...]
     indexes: tuple[Index, ...]
     skipped: tuple[str, ...]  # workspace projects in the closure (installed from the checkout, not pinnable)
+    machines: tuple[str, ...] = PLATFORMS  # the Linux machines of the lock's environments
+    exclude_newer: str | None = None  # the lock's [options] exclude-newer
+    constraints: tuple[str, ...] = ()  # the workspace's [tool.uv] constraint-dependencies
+    overrides: tuple[str, ...] = ()  # the workspace's [tool.uv] override-dependencies
 
     def names(self) -> frozenset[str]:
         """Every pinned package name."""
         return frozenset(p.name for p in self.pins)
+
+    @property
+    def gate(self) -> str:
+        """The marker of the lock's environments: every requirement of the script block carries it."""
+        return gate(self.machines)
+
+
+def gate(machines: Sequence[str]) -> str:
+    """PEP 508 marker of Linux on `machines`: `sys_platform == 'linux' and platform_machine == 'x86_64'`."""
+    ms = sorted(set(machines))
+    if len(ms) == 1:
+        return f"sys_platform == 'linux' and platform_machine == '{ms[0]}'"
+    return "sys_platform == 'linux' and (" + " or ".join(f"platform_machine == '{m}'" for m in ms) + ")"
+
+
+def lock_machines(lock: Lock) -> tuple[str, ...]:
+    """The Linux machines (of x86_64, aarch64) the lock's `supported-markers` admit; all of them when it has none."""
+    if not lock.supported_markers:
+        return PLATFORMS
+    out = tuple(
+        m for m in PLATFORMS if any(marker_holds(s, environment(lock, m, None)) for s in lock.supported_markers)
+    )
+    return out or PLATFORMS
+
+
+def gate_requirement(text: str, marker: str) -> str:
+    """`text` restricted to where `marker` holds (its own marker, if any, kept): `pkg ; (own) and (marker)`."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return text
+    if req.marker is None:
+        return f"{text} ; {marker}"
+    base, _, own = text.rpartition(";")
+    return f"{base.rstrip()} ; ({own.strip()}) and ({marker})"
 
 
 def _machine_marker(machines: Sequence[str]) -> str | None:
@@ -83,9 +133,9 @@ def _index_name(url: str, names: Mapping[str, str]) -> str:
     return f"lockgen-{slug or 'index'}"
 
 
-def _pin(pkg: LockedPackage, machines: Sequence[str], lock_file: str) -> Pin:
+def _pin(pkg: LockedPackage, machines: Sequence[str], lock_file: str, gated: bool = False) -> Pin:
     kind, value = pkg.source.kind, pkg.source.value
-    marker = _machine_marker(machines)
+    marker = gate(machines) if gated else _machine_marker(machines)
     if kind == "registry":
         if pkg.version is None:
             raise InputError(lock_file, f"package {pkg.name}", "registry package without a version")
@@ -100,17 +150,25 @@ def _pin(pkg: LockedPackage, machines: Sequence[str], lock_file: str) -> Pin:
 
 
 def member_export(
-    lock: Lock, member: str, index_names: Mapping[str, str] | None = None, lock_file: str = "uv.lock"
+    lock: Lock,
+    member: str,
+    index_names: Mapping[str, str] | None = None,
+    lock_file: str = "uv.lock",
+    constraints: Sequence[str] = (),
+    overrides: Sequence[str] = (),
 ) -> MemberExport:
-    """The member's pins, from lockgen.model.projection per Linux platform (x86_64, aarch64).
+    """The member's pins, from lockgen.model.projection per Linux platform of the lock (x86_64, aarch64), each gated by
+    the marker of the platforms it is installed on.
 
     `index_names` maps index URLs to the names the workspace gives them (`[[tool.uv.index]]`), so the script header
-    uses the same names; unknown indexes get a name made from their URL.
+    uses the same names; unknown indexes get a name made from their URL. `constraints` and `overrides`: the
+    workspace's `[tool.uv] constraint-dependencies` / `override-dependencies`, carried into the block as they are.
     """
     names = {k.rstrip("/"): v for k, v in (index_names or {}).items()}
     seen: dict[tuple[str, str | None, object], tuple[LockedPackage, list[str]]] = {}
     skipped: set[str] = set()
-    for machine in PLATFORMS:
+    machines = lock_machines(lock)
+    for machine in machines:
         for pkg in member_packages(lock, member, machine=machine).values():
             if pkg.is_workspace:
                 if pkg.name != member:
@@ -118,11 +176,22 @@ def member_export(
                 continue
             seen.setdefault(pkg.key, (pkg, []))[1].append(machine)
     pins = sorted(
-        (_pin(pkg, machines, lock_file) for pkg, machines in seen.values()), key=lambda p: (p.name, p.marker or "")
+        (_pin(pkg, ms, lock_file, gated=True) for pkg, ms in seen.values()), key=lambda p: (p.name, p.marker or "")
     )
     urls = sorted({p.index for p in pins if p.index})
     indexes = tuple(Index(_index_name(u, names), u) for u in urls)
-    return MemberExport(member, lock.requires_python, tuple(pins), indexes, tuple(sorted(skipped)))
+    exclude_newer = lock.options.get("exclude-newer")
+    return MemberExport(
+        member,
+        lock.requires_python,
+        tuple(pins),
+        indexes,
+        tuple(sorted(skipped)),
+        machines,
+        exclude_newer if isinstance(exclude_newer, str) else None,
+        tuple(constraints),
+        tuple(overrides),
+    )
 
 
 # --- PEP 723 -----------------------------------------------------------------------------------------------------
@@ -210,6 +279,7 @@ def check_block(data: Mapping[str, Any], file: str = "notebook") -> None:
     table(uv.get("sources"), "tool.uv.sources")
     export = table(table(tool.get("lockgen"), "tool.lockgen").get("export"), "tool.lockgen.export")
     strings(export.get("extra"), "tool.lockgen.export.extra")
+    strings(export.get("extra-pins"), "tool.lockgen.export.extra-pins")
 
 
 def _parse_block(toml: str, file: str) -> dict[str, Any]:
@@ -224,12 +294,14 @@ def _parse_block(toml: str, file: str) -> dict[str, Any]:
     return data
 
 
-def _dependencies_array(extras: Sequence[str], pins: Sequence[Pin]) -> tomlkit.items.Array:
+def _dependencies_array(extras: Sequence[str], pins: Sequence[Pin], extra_pins: Sequence[str]) -> tomlkit.items.Array:
     arr = tomlkit.array()
     for e in extras:
         arr.append(e)
     for p in pins:
         arr.append(p.requirement())
+    for e in extra_pins:
+        arr.append(e)
     return arr.multiline(True)
 
 
@@ -252,6 +324,28 @@ def _is_exact_pin(text: str) -> bool:
     return len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
 
 
+def _ungate(text: str, marker: str) -> str:
+    """`gate_requirement` undone (a requirement lockgen gated and the user later left in `dependencies`)."""
+    suffix = f" ; {marker}"
+    if text.endswith(suffix):
+        return text[: -len(suffix)]
+    m = re.fullmatch(r"(.*) ; \((.*)\) and \(" + re.escape(marker) + r"\)", text)
+    return f"{m.group(1)} ; {m.group(2)}" if m else text
+
+
+def _export_table(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    table = data.get("tool", {}).get("lockgen", {}).get("export", {})
+    return table if isinstance(table, Mapping) else {}
+
+
+def recorded_extra_pins(existing: str | None, file: str = "notebook") -> tuple[str, ...]:
+    """`[tool.lockgen.export] extra-pins` of a block: the exact pins, resolved once by uv, of what the user's own
+    requirements (marimo, ipython) add beyond the member's lock."""
+    if not existing:
+        return ()
+    return tuple(str(x) for x in _export_table(_parse_block(existing, file)).get("extra-pins") or ())
+
+
 def classify_requirements(
     existing: str | None, export: MemberExport, file: str = "notebook"
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -261,50 +355,67 @@ def classify_requirements(
     The user's are: those recorded in `[tool.lockgen.export] extra`, and any requirement that is not an exact `==`
     pin (an exact pin lockgen did not record is taken for one of its own earlier pins). In a block lockgen has not
     written before, every requirement the lock does not cover is the user's (marimo, say). A requirement on a
-    package the member locks always gives way to the exact pin, and the member itself is never listed.
+    package the member locks always gives way to the exact pin, and the member itself is never listed. The pins
+    recorded in `extra-pins` are lockgen's too (neither kept nor dropped here). Requirements are compared without
+    the environment marker lockgen adds to them.
     """
     if not existing:
         return (), ()
     data = _parse_block(existing, file)
-    deps = list(data.get("dependencies") or [])
-    export_table = data.get("tool", {}).get("lockgen", {}).get("export", {})
-    recorded = export_table.get("extra") if isinstance(export_table, Mapping) else None
+    marker = export.gate
+    deps = [str(d) for d in data.get("dependencies") or []]
+    table = _export_table(data)
+    recorded = table.get("extra")
+    pins = {str(x) for x in table.get("extra-pins") or []}
     locked = export.names() | {normalize(export.member)}
     if isinstance(recorded, list):
         previous = [str(x) for x in recorded]
-        candidates = previous + [d for d in deps if d not in previous and not _is_exact_pin(d)]
+        ours = set(previous) | {gate_requirement(x, marker) for x in previous} | pins
+        candidates = previous + [_ungate(d, marker) for d in deps if d not in ours and not _is_exact_pin(d)]
     else:
-        candidates = deps
+        candidates = [_ungate(d, marker) for d in deps]
     kept: list[str] = []
     for d in candidates:
         name = _requirement_name(d)
         if name is not None and name not in locked and d not in kept:
             kept.append(d)
-    dropped = tuple(d for d in deps if d not in kept and _requirement_name(d) not in locked)
+    forms = set(kept) | {gate_requirement(k, marker) for k in kept} | pins
+    dropped = tuple(d for d in deps if d not in forms and _requirement_name(d) not in locked)
     return tuple(kept), dropped
 
 
-def render_script_toml(export: MemberExport, existing: str | None = None, file: str = "notebook") -> str:
-    """The TOML of the script block: `requires-python`, `dependencies` (the exact pins) and, when pins come from
-    another index, `[[tool.uv.index]]` + `[tool.uv.sources]`. Other keys of `existing` are kept, and so are its
-    requirements that are the user's (`classify_requirements`)."""
+def render_script_toml(
+    export: MemberExport, existing: str | None = None, file: str = "notebook", extra_pins: Sequence[str] | None = None
+) -> str:
+    """The TOML of the script block: `requires-python`, `dependencies` (the user's own requirements, the member's
+    exact pins, the extras' pins), `[tool.uv]` with the lock's `exclude-newer`, the workspace's
+    `constraint-dependencies`, the pins again as `override-dependencies` (with the workspace's overrides of
+    packages not pinned) and, when pins come from another index,
+    `[[tool.uv.index]]` + `[tool.uv.sources]`. Every requirement carries the lock's environment marker.
+
+    Other keys of `existing` are kept, and so are its requirements that are the user's (`classify_requirements`).
+    `extra_pins`: a fresh resolution of the user's requirements (`lockgen.commands.export.resolve_extra_pins`);
+    None keeps the block's recorded `extra-pins` (less any the member's lock now pins itself)."""
     extras, _ = classify_requirements(existing, export, file)  # also checks the block's types
     try:
         old = tomlkit.parse(existing) if existing else tomlkit.document()
     except Exception as e:  # tomlkit raises its own ParseError subclasses
         raise InputError(file, "# /// script", f"the block is not valid TOML ({e})") from None
+    locked = export.names() | {normalize(export.member)}
+    source = recorded_extra_pins(existing, file) if extra_pins is None else tuple(extra_pins)
+    more = sorted(dict.fromkeys(p for p in source if _requirement_name(p) not in locked), key=lambda p: p.lower())
     # The managed keys first (under lockgen's banner), then everything else of the old block in its order.
     doc = tomlkit.document()
     doc.add(tomlkit.comment(BANNER.format(member=export.member)))
     doc["requires-python"] = export.requires_python
-    doc["dependencies"] = _dependencies_array(extras, export.pins)
+    doc["dependencies"] = _dependencies_array([gate_requirement(e, export.gate) for e in extras], export.pins, more)
     for key, item in old.body:
         if key is None:
             if not (isinstance(item, Comment) and "lockgen export" in item.as_string()):
                 doc.add(item)
         elif key.key not in ("requires-python", "dependencies"):
             doc.append(key, item)
-    _record_export(doc, export.member, extras)
+    _record_export(doc, export.member, extras, more)
     ours = {ix.url for ix in export.indexes}
     tool = doc.get("tool")
     uv = tool.get("uv") if isinstance(tool, Table) else None
@@ -325,18 +436,34 @@ def render_script_toml(export: MemberExport, existing: str | None = None, file: 
             else:
                 del uv["index"]
             sources = uv.get("sources")
-            if isinstance(sources, Mapping):
+            if isinstance(sources, MutableMapping):
                 for name in [
                     k for k, v in sources.items() if isinstance(v, Mapping) and str(v.get("index")) in dropped
                 ]:
                     del sources[name]
                 if not sources:
                     del uv["sources"]
-    if export.indexes:
+    pinned = [p.requirement() for p in export.pins] + more
+    pinned_names = {_requirement_name(p) for p in pinned}
+    settings: dict[str, Any] = {
+        "exclude-newer": export.exclude_newer,
+        "constraint-dependencies": list(export.constraints),
+        # the pins again as overrides: uv resolves a script for every platform, and another platform's requirement
+        # (vllm 0.33.0 pins protobuf 7.36.1 on s390x) would otherwise make `uv lock --script` fail
+        "override-dependencies": [o for o in export.overrides if _requirement_name(o) not in pinned_names] + pinned,
+    }
+    if any(settings.values()) or export.indexes:
         if not isinstance(tool, Table):
             doc["tool"] = tool = tomlkit.table(is_super_table=True)
         if not isinstance(uv, Table):
             tool["uv"] = uv = tomlkit.table()
+    if isinstance(uv, Table):
+        for key, value in settings.items():
+            if value:
+                uv[key] = tomlkit.item(value).multiline(len(value) > 1) if isinstance(value, list) else value
+            elif key in uv:
+                del uv[key]
+    if export.indexes and isinstance(uv, Table):  # always a table here: created above when there are indexes
         aot = uv.get("index") or tomlkit.aot()
         for ix in export.indexes:
             entry = tomlkit.table()
@@ -364,8 +491,9 @@ def _tidy(toml: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", toml).rstrip("\n") + "\n"
 
 
-def _record_export(doc: tomlkit.TOMLDocument, member: str, extras: Sequence[str]) -> None:
-    """`[tool.lockgen.export]`: the member and the user's own requirements, so the next export tells them apart."""
+def _record_export(doc: tomlkit.TOMLDocument, member: str, extras: Sequence[str], extra_pins: Sequence[str]) -> None:
+    """`[tool.lockgen.export]`: the member, the user's own requirements (so the next export tells them apart) and
+    the pins uv resolved for them (`extra-pins`, when there are any)."""
     tool = doc.get("tool")
     if not isinstance(tool, Table):
         doc["tool"] = tool = tomlkit.table(is_super_table=True)
@@ -377,6 +505,11 @@ def _record_export(doc: tomlkit.TOMLDocument, member: str, extras: Sequence[str]
     table["extra"] = tomlkit.array()
     for e in extras:
         table["extra"].append(e)
+    if extra_pins:
+        table["extra-pins"] = tomlkit.array()
+        for e in extra_pins:
+            table["extra-pins"].append(e)
+        table["extra-pins"].multiline(True)
     lockgen["export"] = table
 
 
@@ -391,13 +524,15 @@ def _newline_of(text: str) -> str:
     return m.group(0) if m else "\n"
 
 
-def update_script_block(text: str, export: MemberExport, file: str = "notebook") -> str:
+def update_script_block(
+    text: str, export: MemberExport, file: str = "notebook", extra_pins: Sequence[str] | None = None
+) -> str:
     """`text` with its `# /// script` block set to the member's pins (inserted at the top, after a shebang or
     encoding line, when there is none). Everything outside the block is returned unchanged."""
     newline = _newline_of(text)
     block = find_script_block(text, file)
     if block is not None:
-        new = comment_block(render_script_toml(export, block.toml, file), newline)
+        new = comment_block(render_script_toml(export, block.toml, file, extra_pins), newline)
         if not block.final_newline:
             new = new[: -len(newline)]  # the old block ended the file without a newline: keep it that way
         return text[: block.start] + new + text[block.end :]
@@ -424,11 +559,15 @@ def script_pins(text: str, file: str = "notebook") -> tuple[str, ...] | None:
 # --- Colab -------------------------------------------------------------------------------------------------------
 
 
-def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock") -> str:
-    """A notebook cell that installs the member's x86_64 Linux pins with pip (Colab has no uv by default).
+def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock", fleet: Any = None) -> str:
+    """A Python cell that installs the member's x86_64 Linux pins (Colab's machines): `uv pip install --no-deps`
+    (pip when there is no uv) after clearing the variables through which Colab pins its own packages
+    (lockgen.ops.colab.install_cell). `fleet`: the lockgen.ops.colab.FleetSpec the lock was checked against.
 
-    `--no-deps`: the list is the whole closure, so pip installs exactly it and resolves nothing.
+    `--no-deps`: the list is the whole closure, so the installer installs exactly it and resolves nothing.
     """
+    from lockgen.ops.colab import DEFAULT_CLEAR, install_cell
+
     pins: list[Pin] = []
     for pkg in member_packages(lock, member, machine="x86_64").values():
         if pkg.is_workspace:
@@ -436,13 +575,12 @@ def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock") -> str:
         pins.append(_pin(pkg, PLATFORMS, lock_file))
     pins.sort(key=lambda p: p.name)
     indexes = sorted({p.index for p in pins if p.index})
-    lines = [
-        f"# lockgen export --member {member} --format colab: exact x86_64 pins from uv.lock "
-        f"(Python {lock.requires_python}).",
-        "# Paste into a Colab cell; restart the runtime afterwards so the new torch is the one imported.",
-        "%pip install --no-deps \\",
+    title = [
+        f"lockgen export --member {member} --format colab: exact x86_64 pins from uv.lock "
+        f"(Python {lock.requires_python}); regenerate, do not edit.",
     ]
-    lines += [f"    --extra-index-url {u} \\" for u in indexes]
-    reqs = [f'    "{p.requirement()}"' for p in pins]
-    lines += [r + " \\" for r in reqs[:-1]] + reqs[-1:]
-    return "\n".join(lines) + "\n"
+    if fleet is not None:
+        title.append(f"Checked against {fleet.name}: {fleet.fleet.describe()} ({fleet.file}).")
+    title.append("Paste into the first cell; restart the runtime afterwards so the new versions are imported.")
+    clear = fleet.clear if fleet is not None else DEFAULT_CLEAR
+    return install_cell(title, [p.requirement() for p in pins], indexes, lock.requires_python, clear)

@@ -17,6 +17,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from serve.config import DefaultsHelpFormatter
+
 PROG = "serve-client"
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
 
@@ -133,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Send one chat request to a running serve / vLLM server and print the reply. "
         "API key from $VLLM_API_KEY or $OPENAI_API_KEY.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("prompt", nargs="?", default="Say hello in one short sentence.", help="the user message")
     p.add_argument("--url", default=DEFAULT_URL, help="the server's OpenAI base URL (what serve prints when ready)")

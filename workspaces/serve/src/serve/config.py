@@ -164,6 +164,18 @@ def _positive(text: str) -> int:
     return value
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" only where there is a value to show: not for a required flag, a None/False/empty
+    default, or a help text that already says what its default means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if action.required or default is None or default is False or default == [] or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
     """The `serve` argument parser. Arguments after `--` go to `vllm serve` as they are."""
     d = ServeConfig(model="")
@@ -172,7 +184,7 @@ def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
         description="Start vLLM's OpenAI-compatible server (one GPU unless --tensor-parallel-size), optionally "
         "with LoRA adapters from train-lora, wait until it answers /health and print its ready URL on stdout. "
         "Arguments after `--` are passed to `vllm serve` unchanged.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--model", help="local model directory or Hub id (default: the base model of the --lora adapters)")
     p.add_argument(
@@ -193,8 +205,8 @@ def build_parser(prog: str = "serve") -> argparse.ArgumentParser:
         default=d.gpu_memory_utilization,
         help="share of each GPU's memory vLLM may take",
     )
-    p.add_argument("--max-model-len", type=_positive, help="context length (None: the model's own)")
-    p.add_argument("--served-model-name", help="the name clients use for the base model (None: --model)")
+    p.add_argument("--max-model-len", type=_positive, help="context length (default: the model's own)")
+    p.add_argument("--served-model-name", help="the name clients use for the base model (default: --model)")
     p.add_argument("--ready-timeout", type=_positive, default=900, help="seconds to wait for /health before giving up")
     p.add_argument("--dry-run", action="store_true", help="print the vllm command and exit")
     return p

@@ -266,11 +266,16 @@ class StubServer:
                     },
                 )
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # bound (the port is known) but not listening until `with`: before that a connection is refused at once,
+        # instead of waiting in the backlog to be answered later over a socket its client closed (a BrokenPipe
+        # traceback in serve-smoke's output)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.server.server_bind()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> StubServer:
+        self.server.server_activate()
         self.thread.start()
         return self
 

@@ -141,6 +141,18 @@ def _fraction(text: str) -> float:
     return value
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" only where there is a value to show: not for a required flag, a None/False/empty
+    default, or a help text that already says what its default means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if action.required or default is None or default is False or default == [] or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
     """The `train-lora` argument parser."""
     d = TrainConfig(model="", dataset=Path(), output=Path())
@@ -151,7 +163,7 @@ def build_parser(prog: str = "train-lora") -> argparse.ArgumentParser:
         "GPU, bf16 where supported, loss on the assistant responses only for chat data.",
         epilog="--config FILE: a TOML file whose keys are these flags' long names (dashes or underscores), e.g. "
         'lora-r = 32, save = ["merged16"], local-files-only = true. Flags on the command line override it.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--config", type=Path, default=None, help="TOML file of flag values (see below)")
     p.add_argument("--model", required=True, help="local model directory or Hugging Face Hub id (owner/name)")

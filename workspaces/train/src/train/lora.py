@@ -8,6 +8,7 @@ them. Unsloth must be imported before transformers/TRL/PEFT so that its patches 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -92,9 +93,29 @@ def set_offline(offline: bool) -> None:
             os.environ[var] = "1"
 
 
+# bitsandbytes (>= 0.48) on a CPU with AVX512-BF16 logs at import that it failed to load a 4-bit CPU kernel and says
+# to `pip install kernels` (which would fetch that kernel from the Hub at import). train-lora trains in 16 bits on a
+# CPU (4-bit: GPU only), so the kernel is never used, and pip installing into a locked environment is the wrong
+# advice: the line is dropped (bitsandbytes/backends/cpu/ops.py, the `logger.warning` after `get_kernel`).
+BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+BNB_CPU_KERNEL_WARNING = "Failed to load CPU gemm_4bit_forward from kernels-community"
+
+
+def _not_bnb_cpu_kernel_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(BNB_CPU_KERNEL_WARNING)
+
+
+def quiet_bnb_cpu_kernel_warning() -> None:
+    """Drop bitsandbytes' "pip install kernels" warning (see BNB_CPU_KERNEL_WARNING); every other line stays."""
+    logger = logging.getLogger(BNB_CPU_LOGGER)
+    if _not_bnb_cpu_kernel_warning not in logger.filters:
+        logger.addFilter(_not_bnb_cpu_kernel_warning)
+
+
 def import_unsloth() -> Any:
     """Import unsloth first (it patches transformers, TRL and PEFT), without its usage-statistics download."""
     os.environ.setdefault("UNSLOTH_DISABLE_STATISTICS", "1")
+    quiet_bnb_cpu_kernel_warning()
     import unsloth
 
     return unsloth
