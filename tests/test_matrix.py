@@ -4,6 +4,7 @@ and the brute-force oracle say, the user's files untouched, the --json shape, ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
