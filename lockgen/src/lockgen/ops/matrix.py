@@ -41,7 +41,7 @@ from lockgen.ui import JSON_SCHEMA, Reporter
 Row = dict[str, Any]  # one row of `matrix --json` (docs/json.md)
 OnRow = Callable[[int, Row, float], None]  # (rows finished so far, the row, its seconds)
 
-PREPARE_AHEAD = 4  # while uv's cache is revalidated, up to this many times --jobs rows copy and plan ahead
+PREPARE_AHEAD = 6  # while uv's cache is revalidated, up to this many times --jobs rows copy and plan ahead
 KILL_AFTER = 5.0  # seconds a stopped worker gets to end its uv and remove its copy before SIGKILL
 
 
