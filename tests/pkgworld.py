@@ -994,12 +994,18 @@ def _driver_ok(have: str, need: str) -> bool:
     return h >= n
 
 
+def _runs_on(targets: Collection[str], cc: str) -> bool:
+    """CUDA binary compatibility (NVIDIA's compatibility guides): code built for X.Y runs on X.Z with Z >= Y."""
+    major, minor = (int(p) for p in cc.split("."))
+    return any(int(t.split(".")[0]) == major and int(t.split(".")[1]) <= minor for t in targets)
+
+
 def reference_window(driver: str, ccs: Collection[str] = (), policy: str = "toolkit") -> frozenset[str]:
     """The CUDA minors ("X.Y") a fleet with this driver and these GPU compute capabilities can run."""
     out = set()
     for cuda, (toolkit, floor, targets) in REFERENCE_CUDA.items():
         need = floor if policy == "minor" else toolkit
-        if _driver_ok(driver, need) and all(cc in targets for cc in ccs):
+        if _driver_ok(driver, need) and all(_runs_on(targets, cc) for cc in ccs):
             out.add(cuda)
     return frozenset(out)
 

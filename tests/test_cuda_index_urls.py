@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lockgen.cli import main
 from lockgen.errors import InputError
-from lockgen.plan.constraints import cuda_index_from_config
+from lockgen.model.cudaindex import cuda_index_from_config
 from lockgen.seams.redact import redact_text, redact_url
 
 KEY = "tool.lockgen.cuda-index.url"

@@ -16,18 +16,11 @@ from fakes.nvml import FakeNVML
 from helpers import host_report
 from lockgen.errors import InputError
 from lockgen.model.workspace import load_workspace
-from lockgen.ops.diagnose import (
-    ArchTable,
-    arch_supported,
-    check_libcuda,
-    check_nvcc,
-    diagnose,
-    load_arch_table,
-    parse_arch_table,
-)
+from lockgen.ops.diagnose import check_libcuda, check_nvcc, diagnose
 from lockgen.seams import host as hostmod
 from lockgen.seams.host import HostGpu, LibCuda, Nvcc, TorchBuild, driver_version, probe_host
 from lockgen.tables.knowledge import load_knowledge
+from lockgen.tables.torch_arch import ArchTable, arch_supported, load_arch_table, parse_arch_table
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
 REPO = Path(__file__).resolve().parent.parent
@@ -284,6 +277,14 @@ def test_libcuda_not_resolving_with_a_driver_points_at_the_copy():
         ("12.0", ("8.0", "9.0+PTX"), True),  # PTX of an older architecture is JIT-compiled
         ("8.6", ("sm_37", "sm_50", "sm_60", "sm_70"), False),  # the RTX 3090 report
         ("9.0", ("sm_80", "sm_90a"), True),
+        # architecture-specific code runs on its own compute capability only; family-specific (f) like plain
+        # (tables/data/cuda.toml [sources] arch_specific)
+        ("10.3", ("sm_80", "sm_100a"), False),
+        ("10.3", ("sm_80", "sm_100f"), True),
+        ("10.3", ("sm_80", "sm_100"), True),
+        ("9.0", ("sm_80", "compute_90a"), True),
+        ("10.0", ("sm_80", "compute_90a"), False),  # arch-specific PTX is not JIT-compiled for another architecture
+        ("10.0", ("sm_80", "compute_90"), True),
     ],
 )
 def test_arch_supported(cc, archs, ok):

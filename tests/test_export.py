@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lockgen.cli import main
 from lockgen.errors import InputError
 from lockgen.model.lockfile import parse_lock
-from lockgen.ops.export import (
+from lockgen.plan.export import (
     MemberExport,
     Pin,
     classify_requirements,

@@ -22,7 +22,7 @@ import pytest
 from helpers import WORKSPACE
 from lockgen.cli import main
 from lockgen.model.lockfile import parse_lock
-from lockgen.ops.export import member_export, render_colab, render_script_toml
+from lockgen.plan.export import member_export, render_colab, render_script_toml
 from packaging.requirements import Requirement
 
 ROOT = WORKSPACE  # the frozen copy of this repository's workspace (read only), not the live lock
@@ -181,7 +181,7 @@ def _script_locked(script: Path) -> set[tuple[str, str]]:
 
 
 def _header_pins(text: str) -> set[tuple[str, str]]:
-    from lockgen.ops.export import script_pins
+    from lockgen.plan.export import script_pins
 
     out = set()
     for dep in script_pins(text) or ():

@@ -457,7 +457,7 @@ def test_flake_without_cuda_members_gives_plain_shells(tmp_path: Path) -> None:
 def test_a_cuda_no_pinned_input_has_stops_only_that_shell_with_lockgens_message(tmp_path: Path) -> None:
     """The toolchain file lockgen writes for CUDA 13.4 (no pinned input has it) makes `nix develop .#train` stop with
     lockgen's message, as a plain error (no attribute-missing trace); the other shells still evaluate."""
-    from lockgen.ops.toolchain import load_nixpkgs_table, pinned_inputs, with_input
+    from lockgen.plan.toolchain import load_nixpkgs_table, pinned_inputs, with_input
 
     lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
     inputs = pinned_inputs(lock, load_nixpkgs_table())

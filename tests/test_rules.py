@@ -6,15 +6,22 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lockgen.model.workspace import Workspace
 from lockgen.rules import (
+    Violation,
     lock_fresh_violations,
     rule_cuda_window,
     rule_hashes_and_indexes,
     rule_one_cuda,
     rule_strict_pins,
-    run_rules,
 )
 from locks import dep, lock_doc, member_pkg, pkg, runtime, workspace
+
+
+def run_rules(ws: Workspace) -> list[Violation]:
+    """The rules over the lock itself (lockgen.rules), in registry order: what these hand-written locks plant."""
+    rules = (rule_strict_pins, rule_one_cuda, rule_cuda_window, rule_hashes_and_indexes)
+    return [v for rule in rules for v in rule(ws)]
 
 
 def good_serve(

@@ -12,14 +12,13 @@ from lockgen.cli import main
 from lockgen.errors import InputError
 from lockgen.model.lockfile import Artifact
 from lockgen.model.workspace import load_workspace
-from lockgen.ops.toolchain import (
+from lockgen.ops.toolchain import guard_verdict
+from lockgen.plan.toolchain import (
     SCHEMA,
     TOOLCHAIN_FILE,
     NixpkgsRevision,
     choose_input,
     choose_wheel,
-    compare_toolchain,
-    guard_verdict,
     load_nixpkgs_table,
     nixpkgs_rev,
     parse_nixpkgs_table,
@@ -27,13 +26,11 @@ from lockgen.ops.toolchain import (
     pinned_revisions,
     python_minor,
     render_toolchain,
-    rule_toolchain,
     toolchain_for,
-    toolchain_warnings,
-    toolchain_warnings_for,
     wants_toolchain,
     write_toolchain,
 )
+from lockgen.rules.toolchain import compare_toolchain, rule_toolchain, toolchain_warnings, toolchain_warnings_for
 from lockgen.tables.knowledge import load_knowledge
 from lockgen.tables.versions import CudaVersion, DriverVersion
 
@@ -675,7 +672,7 @@ def test_every_cuda_of_every_fleet_window_gets_a_set_a_pinned_input_carries(poli
 
     from lockgen.model.fleet import fleet_from_config
     from lockgen.model.window import cuda_window
-    from lockgen.ops.toolchain import with_input
+    from lockgen.plan.toolchain import with_input
 
     lock = json.loads((REPO / "flake.lock").read_text(encoding="utf-8"))
     rev_of = {name: lock["nodes"][node]["locked"]["rev"] for name, node in lock["nodes"]["root"]["inputs"].items()}

@@ -28,6 +28,7 @@ from lockgen.ops.verify import BROKEN, NEEDS_GPU, OK, SKIPPED, classify, result_
 from lockgen.plan import hidden
 from lockgen.plan.hooks import pre_exclude, steer
 from lockgen.seams.uvtool import UvResult, find_uv, run_uv
+from lockgen.tables import hidden as hidden_table
 from pkgworld import Dist, make_world, uv_env, write_index, write_workspace
 
 pytestmark = pytest.mark.uv
@@ -113,8 +114,8 @@ def runner(base_env: dict[str, str]) -> Callable[..., UvResult]:
     return run
 
 
-def table(text: str) -> hidden.HiddenTable:
-    return hidden.parse_hidden(tomllib.loads(text))
+def table(text: str) -> hidden_table.HiddenTable:
+    return hidden_table.parse_hidden(tomllib.loads(text))
 
 
 def new_ws(root: Path, index: dict[str, str], members: dict[str, Any] | None = None) -> Path:

@@ -86,7 +86,11 @@ def test_blackwell_needs_12_8() -> None:
 
 def test_rtx5090_and_gb10() -> None:
     assert window("580.65.06", ["RTX 5090"]).oldest == V("12.8")
-    assert window("580.65.06", ["GB10"]).oldest == V("12.9")
+    # GB10 is compute capability 12.1; CUDA 12.8 targets 12.0, whose cubins run on 12.1 (binary compatibility: same
+    # major, newer minor; NVIDIA on pytorch/pytorch#164596: "compiled with 12.0 can directly run on 12.1 (Spark)").
+    assert window("580.65.06", ["GB10"]).oldest == V("12.8")
+    assert window("580.65.06", ["B300"]).oldest == V("12.8")  # 10.3: CUDA 12.8 targets 10.0
+    assert window("580.65.06", ["11.0"]).oldest == V("13.0")  # Thor's 11.0: no 11.x target before CUDA 13
 
 
 def test_gpu_given_as_compute_capability() -> None:
@@ -131,6 +135,12 @@ ccs = sorted({g["cc"] for g in RAW["gpu"]})
 fleet_gpus = st.lists(st.sampled_from(ccs), max_size=4).map(lambda cs: tuple(FleetGpu(c, c) for c in cs))
 
 
+def runs_on(targets: list[str], cc: str) -> bool:
+    """NVIDIA's binary compatibility, read off the guides by hand: code for X.Y runs on X.Z when Z >= Y."""
+    major, minor = cc.split(".")
+    return any(t.split(".")[0] == major and int(t.split(".")[1]) <= int(minor) for t in targets)
+
+
 def brute_force(driver: DriverVersion, gpus: tuple[FleetGpu, ...], policy: str) -> list[str]:
     """An independent reading of the raw data file: same rules, no lockgen code."""
     out = []
@@ -144,7 +154,7 @@ def brute_force(driver: DriverVersion, gpus: tuple[FleetGpu, ...], policy: str) 
         need_t = tuple(int(x) for x in need.split("."))
         if driver.parts < need_t:
             continue
-        if all(g.cc in row["ccs"] for g in gpus):
+        if all(runs_on(row["ccs"], g.cc) for g in gpus):
             out.append(row["version"])
     return out
 

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for command in sub.choices.values():
         _global_options(command, top=False)
+    if "completion" in sub.choices:  # the completion script lists every command: it gets this builder, not an import
+        sub.choices["completion"].set_defaults(build_parser=build_parser)
     return parser
 
 
@@ -107,15 +109,6 @@ def _root(directory: Path | None) -> Path | None:
         return find_root(Path.cwd())
     except LockgenError:
         return None
-
-
-def require_root(args: argparse.Namespace) -> Path:
-    """The workspace root for commands that need one; a clear error when there is none."""
-    if args.root is None:
-        raise LockgenError(
-            "no uv workspace found here or above (a pyproject.toml with [tool.uv.workspace]); use -C DIR"
-        )
-    return args.root
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,16 +57,13 @@ def check_arguments(package: str, to: str | None) -> None:
 
 def execute(args: argparse.Namespace, request: Any) -> int:
     """Shared by lock and bump: run (or dry-run) the transaction and report."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.ops.resolve import dry_run, relock
     from lockgen.ui import Reporter
 
     root = require_root(args)
     reporter = Reporter()
-    from lockgen.plan.hooks import pre_exclude, steer
-
-    kwargs = {"reporter": reporter, "pre_exclude": pre_exclude, "steer": steer}
-    outcome = dry_run(root, request, **kwargs) if args.dry_run else relock(root, request, **kwargs)
+    outcome = dry_run(root, request, reporter=reporter) if args.dry_run else relock(root, request, reporter=reporter)
     if args.json:
         doc = outcome.to_json() | {"dry_run": bool(args.dry_run)}
         print_json(doc)

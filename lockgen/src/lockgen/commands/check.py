@@ -9,23 +9,8 @@ from typing import Any
 from lockgen.ui import print_json, style
 
 HELP = "verify the lock against the fleet (offline, fast); exit 1 on violations"
-DESCRIPTION = """\
-Checks, without changing anything:
-  strict-pin   every direct dependency whose locked build is CUDA-specific (+cuXYZ, NVIDIA CUDA wheels as
-               dependencies, -cu12 names, the build table) is pinned with ==; URL/git/path ones are exact already
-  one-cuda     each environment resolves to one CUDA version per platform
-  cuda-window  that CUDA lies inside the fleet's window (driver and GPUs in [tool.lockgen])
-  build-cuda   compiled packages (tables/data/builds.toml) are built for torch's CUDA major and the fleet's driver
-  hidden-req   no locked pair matches a requirement the metadata hides (tables/data/hidden.toml: vllm <= 0.11.0 needs
-               transformers < 5, ...), each with its source
-  index, hash  every registry artifact comes from PyPI, a declared index or [tool.lockgen] allowed-indexes,
-               and registry/URL artifacts carry a hash
-  source       git sources are locked to a commit (URL, path and workspace sources are accepted)
-  toolchain    nix/toolchain.json agrees with the lock and the pinned nixpkgs inputs (a CUDA set no input has
-               is a warning: the lock is kept, `nix develop` for that member says what to add)
-  notebook     notebooks listed in [tool.lockgen] notebooks carry the member's locked pins
-  lock-fresh   uv.lock matches the pyprojects (`uv lock --check --offline`; skip with --no-uv). Never
-               goes online: when the cache cannot answer, a warning says so and the other rules still count
+DESCRIPTION = "Checks, without changing anything:"
+EPILOG = """\
 Environments: the root project (when it is one) and each member, with each extra and dependency group
 (in the combinations [tool.uv] conflicts allows), on each Linux platform the lock covers.
 exit codes: 0 clean, 1 violations, 2 bad input
@@ -33,10 +18,18 @@ exit codes: 0 clean, 1 violations, 2 bad input
 
 
 def register(sub: Any) -> None:
-    """Add the `check` command."""
-    p = sub.add_parser(
-        "check", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    """Add the `check` command. Its help lists lockgen.rules.registry, imported only when the help is printed (so
+    that building the parser does not import every rule)."""
+
+    class RulesHelp(argparse.RawDescriptionHelpFormatter):
+        def add_text(self, text: str | None) -> None:
+            if text == DESCRIPTION:
+                from lockgen.rules.registry import help_text
+
+                text = f"{text}\n{help_text()}"
+            super().add_text(text)
+
+    p = sub.add_parser("check", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=RulesHelp)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--no-uv", action="store_true", help="skip the lock-freshness check (no uv run)")
     p.set_defaults(func=run)
@@ -179,7 +172,7 @@ def in_window(mc: Any, window: Any) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen check`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.model.workspace import load_workspace
     from lockgen.rules.checking import run_check
 

@@ -69,9 +69,7 @@ complete -F _lockgen lockgen
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen completion`."""
-    from lockgen.cli import build_parser
-
-    text = script(build_parser())
+    text = script(args.build_parser())
     if args.shell == "zsh":
         text = "autoload -U +X bashcompinit && bashcompinit\n" + text
     print(text, end="")

@@ -57,7 +57,7 @@ def environment_dir(root: Path, member: str, path: str) -> Path:
 
 
 def _member(args: argparse.Namespace) -> tuple[Path, str, Path]:
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.lockfile import normalize
     from lockgen.model.workspace import load_workspace

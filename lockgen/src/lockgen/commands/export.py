@@ -1,6 +1,6 @@
 """`lockgen export`: one member's locked environment as a PEP 723 header, a Colab install cell, an .ipynb (marimo's
-exporter plus the install cell), requirements.txt or pylock.toml. pep723 and colab come from lockgen.ops.export and
-lockgen.ops.colab (pure); the notebook's own requirements are pinned with `uv lock --script`, requirements and pylock
+exporter plus the install cell), requirements.txt or pylock.toml. pep723 and colab come from lockgen.plan.export and
+lockgen.plan.colab (pure); the notebook's own requirements are pinned with `uv lock --script`, requirements and pylock
 come from `uv export`."""
 
 from __future__ import annotations
@@ -70,16 +70,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def member_export_of(ws: Any, member: str) -> Any:
-    """`lockgen.ops.export.member_export` with the workspace's index names and `[tool.uv]` constraints/overrides."""
-    from lockgen.ops.export import member_export
-
-    uv = ws.uv_config
-    constraints = [str(c) for c in uv.get("constraint-dependencies", []) or []]
-    overrides = [str(c) for c in uv.get("override-dependencies", []) or []]
-    return member_export(ws.lock, member, index_names(ws.pyproject), "uv.lock", constraints, overrides)
-
-
 def render(
     ws: Any,
     member: str,
@@ -91,15 +81,12 @@ def render(
 ) -> str:
     """The exported text: for pep723 with `current` (the file's text, named `file` in errors), the whole updated
     file. Pure for pep723 and colab (`extra_pins`: a fresh resolution, else the block's recorded ones)."""
-    from lockgen.ops.export import comment_block, render_colab, render_script_toml, update_script_block
+    from lockgen.plan.export import pep723_text, render_colab
 
     if fmt == "colab":
         return render_colab(ws.lock, member, fleet=fleet)
     if fmt == "pep723":
-        export = member_export_of(ws, member)
-        if current is None:
-            return comment_block(render_script_toml(export))
-        return update_script_block(current, export, file, extra_pins)
+        return pep723_text(ws, member, current, file, extra_pins)
     return uv_export(ws.root, member, UV_FORMATS[fmt])
 
 
@@ -113,7 +100,7 @@ def resolve_extra_pins(ws: Any, export: Any, extras: Any, file: str) -> tuple[st
 
     from lockgen.errors import UvError
     from lockgen.model.lockfile import normalize
-    from lockgen.ops.export import comment_block, gate_requirement, render_script_toml
+    from lockgen.plan.export import comment_block, gate_requirement, render_script_toml
     from lockgen.seams.uvtool import run_uv
 
     seed = tomlkit.dumps({"dependencies": [gate_requirement(e, export.gate) for e in extras]}) if extras else None
@@ -152,7 +139,7 @@ def _needs_resolving(current: str, export: Any, file: str) -> tuple[tuple[str, .
     the recorded ones, or one of them is pinned neither by the lock nor by the recorded extra-pins."""
     import tomllib
 
-    from lockgen.ops.export import _requirement_name, classify_requirements, find_script_block, recorded_extra_pins
+    from lockgen.plan.export import _requirement_name, classify_requirements, find_script_block, recorded_extra_pins
 
     block = find_script_block(current, file)
     if block is None:
@@ -174,8 +161,8 @@ def render_ipynb(ws: Any, member: str, notebook: Path, spec: Any) -> str:
     import tempfile
 
     from lockgen.errors import InputError, UvError
-    from lockgen.ops.colab import DEFAULT_CLEAR, install_cell
-    from lockgen.ops.export import script_pins
+    from lockgen.plan.colab import DEFAULT_CLEAR, install_cell
+    from lockgen.plan.export import member_export_of, script_pins
     from lockgen.seams.uvtool import run_uv
 
     shown = str(notebook)
@@ -212,15 +199,6 @@ def render_ipynb(ws: Any, member: str, notebook: Path, spec: Any) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-def index_names(pyproject: Any) -> dict[str, str]:
-    """URL -> name of the root pyproject's `[[tool.uv.index]]` entries."""
-    out = {}
-    for ix in pyproject.get("tool", {}).get("uv", {}).get("index", []) or []:
-        if isinstance(ix, dict) and "url" in ix and "name" in ix:
-            out[str(ix["url"]).rstrip("/")] = str(ix["name"])
-    return out
-
-
 def uv_export(root: Path, member: str, uv_format: str) -> str:
     """`uv export --frozen --package MEMBER --format F --no-emit-workspace` (the lock as is, never re-resolved)."""
     from lockgen.errors import UvError
@@ -235,10 +213,11 @@ def uv_export(root: Path, member: str, uv_format: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen export`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.lockfile import normalize
     from lockgen.model.workspace import load_workspace
+    from lockgen.plan.export import member_export_of
     from lockgen.seams.safefile import read_target, write_target
     from lockgen.ui import Reporter
 
@@ -263,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     spec = None
     fleet_name = args.fleet or ("colab" if args.format == "colab" else None)
     if fleet_name:
-        from lockgen.ops.colab import check_member, load_fleet
+        from lockgen.plan.colab import check_member, load_fleet
 
         spec = load_fleet(fleet_name, ws.knowledge)
         problems, notes = check_member(ws, member, spec)
@@ -291,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render(ws, member, args.format, current, str(args.into), extra_pins, spec)
     if current:
-        from lockgen.ops.export import classify_requirements, find_script_block
+        from lockgen.plan.export import classify_requirements, find_script_block
 
         block = find_script_block(current, str(args.into))
         if block is not None:

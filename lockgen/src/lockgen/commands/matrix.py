@@ -54,7 +54,7 @@ def _jobs(text: str | None) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen matrix`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError, LockgenError
     from lockgen.model.fleet import check_driver, fleet_from_config
     from lockgen.model.workspace import load_workspace

@@ -54,18 +54,11 @@ def _json(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """`lockgen toolchain [--write] [--json]`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
     from lockgen.model.workspace import load_workspace
-    from lockgen.ops.toolchain import (
-        TOOLCHAIN_FILE,
-        compare_toolchain,
-        flake_inputs,
-        read_json_file,
-        render_toolchain,
-        toolchain_for,
-        toolchain_warnings_for,
-    )
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, flake_inputs, read_json_file, render_toolchain, toolchain_for
+    from lockgen.rules.toolchain import compare_toolchain, toolchain_warnings_for
 
     root = require_root(args)
     ws = load_workspace(root)
@@ -164,9 +157,9 @@ def read_host_driver() -> Any:
 
 def _member_cuda_from_files(args: argparse.Namespace, member: str) -> tuple[str, str | None]:
     """(cuda, policy) for `member` from nix/toolchain.json, falling back to uv.lock."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.errors import InputError
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE, read_json_file
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, read_json_file
 
     root = require_root(args)
     path = root / TOOLCHAIN_FILE

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `lockgen verify`."""
-    from lockgen.cli import require_root
+    from lockgen.commands._root import require_root
     from lockgen.model.workspace import load_workspace
     from lockgen.ops.verify import format_report, verify
     from lockgen.ui import Reporter

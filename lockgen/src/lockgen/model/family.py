@@ -48,7 +48,7 @@ def family_of(package: str, installed: dict[str, LockedPackage]) -> set[str]:
             if is_compiled(p) or own_evidence(p):
                 out.add(parent)
     if root == "torch":
-        from lockgen.plan.hidden import follows_torch
+        from lockgen.tables.hidden import follows_torch
 
         out |= {n for n in follows_torch() if n in installed and not installed[n].is_workspace}
     for dep in installed[root].dependencies:

@@ -98,7 +98,7 @@ def validate_root(data: Mapping[str, Any], root: Path, file: str = "pyproject.to
         if not isinstance(spec, str):
             raise InputError(file, f"tool.lockgen.ranges.{name}", f"expected a specifier string, got {_kind(spec)}")
     if lg.get("cuda-index") is not None:
-        from lockgen.plan.constraints import cuda_index_from_config
+        from lockgen.model.cudaindex import cuda_index_from_config
 
         cuda_index_from_config(lg.get("cuda-index"), file)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lockgen.model.fleet import Fleet
+from lockgen.model.fleet import Fleet, FleetGpu
 from lockgen.tables.knowledge import Knowledge
 from lockgen.tables.versions import CudaVersion
 
@@ -65,22 +65,24 @@ class Window:
 
 
 def cuda_window(fleet: Fleet, knowledge: Knowledge) -> Window:
-    """Compute the window: CUDA versions the fleet's driver runs (per its policy) that target every fleet GPU."""
+    """Compute the window: CUDA versions the fleet's driver runs (per its policy) whose code runs on every fleet GPU
+    (`Knowledge.driver_runs`, `Knowledge.cuda_targets`: the one place each question is answered)."""
     allowed: list[CudaVersion] = []
     excluded: list[Exclusion] = []
     for release in knowledge.releases:
         v = release.version
         reasons: list[Exclusion] = []
-        need = knowledge.required_driver(v, fleet.policy)
-        if need is None:
+        runs = knowledge.driver_runs(fleet.driver, v, fleet.policy)
+        if runs is None:
             reasons.append(Exclusion(v, "unknown", f"NVIDIA's minimum driver for CUDA {v} is not known to lockgen"))
-        elif not fleet.driver.satisfies(need):
+        elif not runs:
+            need = knowledge.required_driver(v, fleet.policy)
             what = "family floor" if fleet.policy == "minor" else "toolkit driver"
             reasons.append(
                 Exclusion(v, "driver", f"CUDA {v} needs driver >= {need} ({what}); the fleet has {fleet.driver}")
             )
         for gpu in fleet.gpus:
-            if gpu.cc not in release.ccs:
+            if not knowledge.cuda_targets(v, gpu.cc):
                 reasons.append(Exclusion(v, "gpu", f"CUDA {v} cannot target {gpu} (compute capability {gpu.cc})"))
         if reasons:
             excluded.extend(reasons)
@@ -88,11 +90,12 @@ def cuda_window(fleet: Fleet, knowledge: Knowledge) -> Window:
             allowed.append(v)
     warnings: tuple[str, ...] = ()
     if fleet.policy == "minor":
-        beyond = [
-            v
-            for v in allowed
-            if (d := knowledge.required_driver(v, "toolkit")) is None or not fleet.driver.satisfies(d)
-        ]
+        beyond = [v for v in allowed if not knowledge.driver_runs(fleet.driver, v, "toolkit")]
         if beyond:
             warnings = (MINOR_POLICY_WARNING.format(versions=", ".join(map(str, beyond)), driver=fleet.driver),)
     return Window(fleet=fleet, allowed=tuple(allowed), excluded=tuple(excluded), warnings=warnings)
+
+
+def window_with_gpu(fleet: Fleet, gpu: FleetGpu, knowledge: Knowledge) -> Window:
+    """The window of `fleet` with one more GPU (doctor's and explain's "add it to the fleet and the window becomes")."""
+    return cuda_window(Fleet(fleet.driver, (*fleet.gpus, gpu), fleet.policy), knowledge)

@@ -9,19 +9,16 @@ resolves; the environment's Python is the workspace's.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from lockgen.errors import InputError
 from lockgen.seams.host import HostGpu, HostReport, normalize
 from lockgen.tables.knowledge import Gpu, Knowledge
+from lockgen.tables.torch_arch import ArchTable, arch_entries, arch_supported, load_arch_table
 from lockgen.tables.versions import CudaVersion, parse_cc
 
 if TYPE_CHECKING:
@@ -106,106 +103,6 @@ class Diagnosis:
         return 1 if any(not c.ok for c in self.checks) else 0
 
 
-# ---- torch architecture table (tables/data/torch_arch.toml) ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchRow:
-    """The architectures of one family of torch wheels."""
-
-    cudas: tuple[CudaVersion, ...]
-    torch: SpecifierSet
-    archs: tuple[str, ...]  # "7.5", "12.0+PTX"
-    conf: str
-    source: str
-
-
-@dataclass(frozen=True)
-class ArchTable:
-    """All rows; `lookup` finds the row for one torch build."""
-
-    rows: tuple[ArchRow, ...]
-
-    def lookup(self, torch_version: str, cuda: CudaVersion) -> ArchRow | None:
-        """The row for torch `torch_version` built for `cuda`, or None when the table does not cover it."""
-        try:
-            v = Version(Version(torch_version).public)
-        except InvalidVersion:
-            return None
-        for row in self.rows:
-            if cuda in row.cudas and row.torch.contains(v, prereleases=True):
-                return row
-        return None
-
-
-def parse_arch_table(data: Mapping[str, Any], file: str = "lockgen/tables/data/torch_arch.toml") -> ArchTable:
-    """Build the table from the parsed data file; ValueError naming the row when malformed."""
-    rows = []
-    for i, row in enumerate(data.get("build", [])):
-        try:
-            archs = tuple(str(a) for a in row["archs"])
-            for a in archs:
-                parse_cc(a.removesuffix("+PTX"))
-            rows.append(
-                ArchRow(
-                    tuple(CudaVersion.parse(c) for c in row["cuda"]),
-                    SpecifierSet(row["torch"]),
-                    archs,
-                    row["conf"],
-                    row["source"],
-                )
-            )
-        except (KeyError, ValueError, InvalidSpecifier) as e:
-            raise ValueError(f"{file}: build[{i}]: {e}") from e
-    return ArchTable(tuple(rows))
-
-
-@cache
-def load_arch_table() -> ArchTable:
-    """Read the packaged torch architecture table (once per process)."""
-    text = resources.files("lockgen").joinpath("tables/data/torch_arch.toml").read_text(encoding="utf-8")
-    return parse_arch_table(tomllib.loads(text))
-
-
-def _arch_entries(archs: tuple[str, ...]) -> tuple[tuple[tuple[int, int], bool], ...]:
-    """Normalise "7.5", "12.0+PTX", "sm_75", "compute_120", "sm_90a" into ((major, minor), is_ptx) entries."""
-    out: list[tuple[tuple[int, int], bool]] = []
-    for a in archs:
-        a = a.strip()
-        if a.startswith(("sm_", "compute_")):
-            digits = "".join(ch for ch in a.split("_", 1)[1] if ch.isdigit())
-            if len(digits) < 2:
-                continue
-            cc = (int(digits[:-1]), int(digits[-1]))
-            out.append((cc, a.startswith("compute_")))
-            continue
-        ptx = a.endswith("+PTX")
-        try:
-            cc = parse_cc(a.removesuffix("+PTX"))
-        except ValueError:
-            continue
-        out.append((cc, False))
-        if ptx:
-            out.append((cc, True))
-    return tuple(out)
-
-
-def arch_supported(cc: str, archs: tuple[str, ...]) -> tuple[bool, str]:
-    """Whether a build with `archs` runs on compute capability `cc`, and how: a cubin of the same major and a minor
-    at most cc's (CUDA binary compatibility), or PTX of an older-or-equal architecture that the driver JIT-compiles."""
-    major, minor = parse_cc(cc)
-    entries = _arch_entries(archs)
-    cubins = [c for c, ptx in entries if not ptx and c[0] == major and c[1] <= minor]
-    if cubins:
-        best = max(cubins)
-        return True, f"sm_{best[0]}{best[1]} kernels"
-    ptxs = [c for c, ptx in entries if ptx and c <= (major, minor)]
-    if ptxs:
-        best = max(ptxs)
-        return True, f"PTX for compute_{best[0]}{best[1]}, JIT-compiled by the driver"
-    return False, ""
-
-
 def _archs_text(archs: tuple[str, ...]) -> str:
     return ", ".join(archs)
 
@@ -213,12 +110,6 @@ def _archs_text(archs: tuple[str, ...]) -> str:
 def _cc_range(ccs: frozenset[str]) -> str:
     ordered = sorted(ccs, key=parse_cc)
     return f"{ordered[0]}-{ordered[-1]}" if ordered else "none"
-
-
-def release_runs_on(ccs: frozenset[str], cc: str) -> bool:
-    """Whether code a CUDA release can target runs on `cc`: an exact target, or a same-major older minor."""
-    major, minor = parse_cc(cc)
-    return any(m == major and n <= minor for m, n in (parse_cc(c) for c in ccs))
 
 
 # ---- targets ---------------------------------------------------------------------------------------------------
@@ -305,12 +196,12 @@ def check_driver(host: HostReport, target: Target, knowledge: Knowledge, fleet: 
         if best
         else f"driver {host.driver} runs no CUDA in lockgen's tables"
     )
-    if host.driver.satisfies(need):
+    if knowledge.driver_runs(host.driver, target.cuda, policy):
         return Check(name, "ok", f"{supports}; {what} (needs >= {need})")
     detail = f"{supports}; {what}, which needs driver >= {need} ({policy} policy)"
     if fleet is None:
         fix = f"upgrade the NVIDIA driver to >= {need}, or install a torch built for CUDA <= {best}"
-    elif fleet.driver.satisfies(need):
+    elif knowledge.driver_runs(fleet.driver, target.cuda, policy):
         detail += f"; the fleet's driver is {fleet.driver}, so this machine is below the fleet"
         fix = f"upgrade this machine's NVIDIA driver to >= {need} (the fleet promises {fleet.driver})"
     else:
@@ -385,7 +276,7 @@ def check_arch(
             )
             continue
         desc = f"{label} (compute capability {cc}{', ' + arch if arch else ''})"
-        if release is not None and not release_runs_on(release.ccs, cc):
+        if release is not None and not knowledge.cuda_targets(release.version, cc):
             fix = _arch_fix(gpu, cc, knowledge, fleet, target)
             out.append(
                 Check(
@@ -430,8 +321,8 @@ def _arch_fix(
     target: Target,
     archs: tuple[str, ...] | None = None,
 ) -> str:
-    entries = _arch_entries(archs) if archs else ()
-    newest = max((c for c, _ in entries), default=None)
+    entries = arch_entries(archs) if archs else ()
+    newest = max((e.cc for e in entries), default=None)
     if newest is not None and parse_cc(cc) > newest:
         return (
             "this GPU is newer than the build: move to a newer torch/CUDA with `lockgen bump torch` "
@@ -440,12 +331,10 @@ def _arch_fix(
     label = _fleet_label(gpu, knowledge, cc)
     if fleet is None:
         return f"install a torch build whose CUDA supports compute capability {cc}"
-    from lockgen.model.fleet import Fleet as FleetT
     from lockgen.model.fleet import FleetGpu
-    from lockgen.model.window import cuda_window
+    from lockgen.model.window import window_with_gpu
 
-    wider = FleetT(fleet.driver, (*fleet.gpus, FleetGpu(label, cc)), fleet.policy)
-    window = cuda_window(wider, knowledge)
+    window = window_with_gpu(fleet, FleetGpu(label, cc), knowledge)
     then = (
         f"the window then allows CUDA {window}"
         if window.allowed

@@ -763,8 +763,8 @@ def _torch_build_for_driver(
 def _arch_torch_fix(cc: str | None, ctx: ExplainContext | None, catalog: Catalog) -> str | None:
     """A pip command for the newest torch build (from the tables) whose architectures include compute capability cc,
     preferring builds the known driver runs."""
-    from lockgen.ops.diagnose import arch_supported, load_arch_table
     from lockgen.tables.knowledge import load_knowledge
+    from lockgen.tables.torch_arch import arch_supported, load_arch_table
 
     index = catalog.index
     if index is None or not cc:
@@ -784,7 +784,7 @@ def _arch_torch_fix(cc: str | None, ctx: ExplainContext | None, catalog: Catalog
             if max_cuda is not None and cuda > max_cuda:
                 continue
             row = table.lookup(v, cuda)
-            if row is None or not arch_supported(cc, row.archs)[0]:
+            if row is None or not arch_supported(cc, row.archs).runs:
                 continue
             need = (ctx.knowledge if ctx is not None else load_knowledge()).required_driver(cuda)
             tail = f", needs driver >= {need}" if need else ""
@@ -938,7 +938,9 @@ def _details_driver(match: Match, ctx: ExplainContext) -> list[str]:
         return out
     best = k.max_cuda_for_driver(d, policy)
     supports = f"driver {d} supports CUDA <= {best}" if best else f"driver {d} runs no CUDA in lockgen's tables"
-    unmet = [(m, n) for m, n in needs if n is not None and not d.satisfies(n)]
+    unmet = [
+        (m, n) for m, n in needs if n is not None and m.cuda is not None and k.driver_runs(d, m.cuda, policy) is False
+    ]
     if not unmet:
         out.append(
             f"{supports}; {locked}: this driver is new enough, so the failing environment is not the locked one - "
@@ -946,9 +948,10 @@ def _details_driver(match: Match, ctx: ExplainContext) -> list[str]:
         )
         return out
     need = max(n for _, n in unmet)
-    if ctx.fleet is not None and ctx.fleet.driver.satisfies(need):
+    fleet = ctx.fleet
+    if fleet is not None and all(m.cuda and k.driver_runs(fleet.driver, m.cuda, policy) for m, _ in unmet):
         out.append(
-            f"{supports}; {locked}; the fleet promises driver {ctx.fleet.driver}: upgrade this machine's "
+            f"{supports}; {locked}; the fleet promises driver {fleet.driver}: upgrade this machine's "
             f"driver to >= {need}, or lower the fleet's driver to {d.branch} and run `lockgen lock`"
         )
     else:
@@ -960,8 +963,6 @@ def _details_driver(match: Match, ctx: ExplainContext) -> list[str]:
 
 
 def _details_arch(match: Match, ctx: ExplainContext) -> list[str]:
-    from lockgen.ops.diagnose import release_runs_on
-
     k = ctx.knowledge
     out: list[str] = []
     ccs: list[tuple[str, str]] = []  # (cc, label)
@@ -984,7 +985,7 @@ def _details_arch(match: Match, ctx: ExplainContext) -> list[str]:
             parse_cc(cc)
         except ValueError:
             continue
-        able = [r.version for r in k.releases if release_runs_on(r.ccs, cc)]
+        able = k.cudas_for_cc(cc)
         if able:
             out.append(f"{label}: CUDA {min(able)}-{max(able)} can target it")
         else:
@@ -993,7 +994,7 @@ def _details_arch(match: Match, ctx: ExplainContext) -> list[str]:
             if m.cuda is None:
                 continue
             release = k.release(m.cuda)
-            if release is not None and not release_runs_on(release.ccs, cc):
+            if release is not None and not k.cuda_targets(release.version, cc):
                 out.append(f"{m.name} is locked to CUDA {m.cuda}, which cannot target {cc}")
                 if ctx.fleet is not None:
                     out.append(_wider_window(ctx, cc))
@@ -1008,15 +1009,15 @@ def _details_arch(match: Match, ctx: ExplainContext) -> list[str]:
 
 
 def _wider_window(ctx: ExplainContext, cc: str) -> str:
-    from lockgen.model.fleet import Fleet, FleetGpu
-    from lockgen.model.window import cuda_window
+    from lockgen.model.fleet import FleetGpu
+    from lockgen.model.window import window_with_gpu
 
     assert ctx.fleet is not None
     fleet = ctx.fleet
     label = next((g.name for g in ctx.knowledge.gpus if g.cc == cc), cc)
     if any(g.cc == cc for g in fleet.gpus):
         return f"the fleet already lists compute capability {cc}: run `lockgen check` and `lockgen lock`"
-    wider = cuda_window(Fleet(fleet.driver, (*fleet.gpus, FleetGpu(cc, cc)), fleet.policy), ctx.knowledge)
+    wider = window_with_gpu(fleet, FleetGpu(cc, cc), ctx.knowledge)
     then = f"the window becomes CUDA {wider}" if wider.allowed else "no CUDA in lockgen's tables serves that fleet"
     return f'add "{cc}" ({label}) to gpus under [tool.lockgen] and run `lockgen lock` ({then})'
 

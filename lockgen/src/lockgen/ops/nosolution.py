@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from lockgen.model.window import Window
+from lockgen.model.workspace import Workspace
 from lockgen.plan.constraints import RUNTIME_GENERATIONS
 from lockgen.tables.knowledge import Knowledge
 from lockgen.tables.versions import CudaVersion
@@ -148,7 +148,7 @@ def explain_uv_failure(failure: object, uv_message: str) -> str:
     return "\n".join(out)
 
 
-def floor_conflicts(ws: Any) -> list[str]:
+def floor_conflicts(ws: Workspace) -> list[str]:
     """A member's own floor (`[tool.lockgen] ranges`, what its code needs) that the fleet excludes, in the user's
     terms: "serve needs vllm>=0.8.5.post1 ..., which is a CUDA 12.4 build: driver 535 cannot run serve"."""
     from packaging.requirements import Requirement

@@ -17,11 +17,13 @@ from typing import Any
 
 from lockgen.errors import LockgenError
 from lockgen.model.cudadetect import is_cuda_linked, member_cuda_from
+from lockgen.model.cudaindex import cuda_index_from_config
 from lockgen.model.family import family_of
 from lockgen.model.lockfile import normalize
 from lockgen.model.workspace import Workspace, load_workspace
 from lockgen.ops.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
-from lockgen.plan.constraints import cuda_index_from_config, exclusion_constraints, runtime_constraints
+from lockgen.plan import hooks
+from lockgen.plan.constraints import exclusion_constraints, runtime_constraints
 from lockgen.plan.edit import (
     add_requirements,
     managed_constraints,
@@ -31,17 +33,14 @@ from lockgen.plan.edit import (
     set_managed_constraints,
     set_requirements,
 )
+from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.plan.hooks import PreExclude, Steer
 from lockgen.seams.txn import Transaction, WorkspaceLock, apply_changes
 from lockgen.seams.uvtool import UvResult, classify_uv_failure, run_uv
 from lockgen.ui import Reporter
 
 MAX_STEERING_ROUNDS = 3
-PROJECT_RULES = frozenset({"strict-pin", "index", "hash", "source"})
 Runner = Callable[..., UvResult]
-# A steering hook: given the freshly locked workspace, the (name, version, reason) builds to exclude.
-Steer = Callable[[Workspace], list[tuple[str, str, str]]]
-# Builds excluded before resolving (their CUDA is outside the window): (name, constraint, reason).
-PreExclude = Callable[[Workspace], list[tuple[str, str, str]]]
 
 
 class ResolutionFailed(LockgenError):
@@ -106,7 +105,7 @@ class Outcome:
     members: tuple[MemberChange, ...]
     uv_runs: int
     constraints: tuple[str, ...]
-    excluded: tuple[tuple[str, str, str], ...]  # (package, constraint, reason)
+    excluded: tuple[PreExclusion, ...]  # what lockgen wrote to keep uv away, each as a constraint
     changed_files: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
 
@@ -199,7 +198,7 @@ def workspace_files(ws: Workspace) -> list[Path]:
     """Every file lock/bump may touch."""
     files = [ws.root / "pyproject.toml", ws.root / "uv.lock", ws.root / "nix" / "toolchain.json"]
     files += [ws.root / m.pyproject_file for m in ws.members.values() if m.path != "."]
-    from lockgen.ops.notebooks import notebooks
+    from lockgen.plan.notebooks import notebooks
 
     files += [ws.root / nb.path for nb in notebooks(ws)]
     return files
@@ -211,8 +210,8 @@ def relock(
     reporter: Reporter | None = None,
     runner: Runner = run_uv,
     fault: Callable[[str], None] | None = None,
-    pre_exclude: PreExclude | None = None,
-    steer: Steer | None = None,
+    pre_exclude: PreExclude | None = hooks.pre_exclude,
+    steer: Steer | None = hooks.steer,
     finalize: bool = True,
     apply: bool = True,
 ) -> Outcome:
@@ -222,7 +221,8 @@ def relock(
     lock/bump runs there (`relock_here`); only a result that passed the fleet's rules is applied to the project, by
     atomic renames under a journal (lockgen.seams.txn.apply_changes): a kill at any moment leaves the old files, or the
     journal that the next lockgen command rolls back. `apply=False` is a dry run; `finalize=False` stops after the
-    resolution (both write nothing to the project)."""
+    resolution (both write nothing to the project). Steering is on unless the caller opts out: `pre_exclude=None`
+    and `steer=None` turn off the exclusions before and after resolving (lockgen.plan.hooks)."""
     reporter = reporter or Reporter(quiet=True)
     # bad input (a malformed file, a notebook path leaving the project) is refused with its key before any copy
     workspace_files(load_workspace(root, allow_missing_lock=request.kind == "lock"))
@@ -247,8 +247,8 @@ def relock_here(
     reporter: Reporter,
     runner: Runner = run_uv,
     fault: Callable[[str], None] | None = None,
-    pre_exclude: PreExclude | None = None,
-    steer: Steer | None = None,
+    pre_exclude: PreExclude | None = hooks.pre_exclude,
+    steer: Steer | None = hooks.steer,
     finalize: bool = True,
 ) -> Outcome:
     """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
@@ -304,9 +304,9 @@ class _Relock:
         self.floors: dict[str, dict[str, str]] = {}
         self.upgrade: set[str] = set()
         self.extra_constraints: list[str] = []
-        self.pre = list(pre_exclude(ws) if pre_exclude else [])  # (package, constraint, reason)
+        self.pre: tuple[PreExclusion, ...] = tuple(pre_exclude(ws) if pre_exclude else ())  # fixed for the run
         # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
-        self.steered: list[tuple[str, str, str]] = list(_previous_exclusions(ws))  # (package, version, reason)
+        self.steered: list[Excluded] = list(_previous_exclusions(ws))
         self.entries: list[str] = []
         self.pins_written: dict[str, dict[str, str]] = {}
         self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
@@ -382,7 +382,7 @@ class _Relock:
         }
         if self.cuda_index and self.chosen:
             self.reporter.step(
-                f"CUDA index: {self.chosen[0]} ({self.chosen[1]}) for {', '.join(self.cuda_index.packages)}"
+                f"CUDA index: {self.chosen.label} ({self.chosen.url}) for {', '.join(self.cuda_index.packages)}"
             )
         elif self.cuda_index:
             self.reporter.step(
@@ -431,7 +431,7 @@ class _Relock:
         if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
             chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
             text = set_cuda_index(
-                text, f"lockgen-{chosen[0]}" if chosen else None, chosen[1] if chosen else None, packages
+                text, f"lockgen-{chosen.label}" if chosen else None, chosen.url if chosen else None, packages
             )
         return text
 
@@ -561,8 +561,9 @@ class _Relock:
 
     def finish(self) -> Workspace:
         """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
-        from lockgen.ops.notebooks import notebooks, refreshed
+        from lockgen.plan.notebooks import notebooks, refreshed
         from lockgen.rules.checking import run_check
+        from lockgen.rules.registry import PROJECT_RULES
 
         ws_final = load_workspace(self.root)
         if self.request.kind == "bump":
@@ -626,12 +627,12 @@ class _Relock:
         return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
 
-def _excl(pre: list[tuple[str, str, str]], steered: list[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
-    return tuple(pre) + tuple((n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
+def _excl(pre: Sequence[PreExclusion], steered: Sequence[Excluded]) -> tuple[PreExclusion, ...]:
+    return tuple(pre) + tuple(PreExclusion(n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
 
 
-def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
-    """`name!=v.*` entries of the current managed constraints, as (name, version, reason)."""
+def _previous_exclusions(ws: Workspace) -> list[Excluded]:
+    """`name!=v.*` entries of the current managed constraints."""
     import re
 
     out = []
@@ -639,11 +640,11 @@ def _previous_exclusions(ws: Workspace) -> list[tuple[str, str, str]]:
         m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:,?!=[^,]+\.\*)+)", entry)
         if m:
             for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
-                out.append((normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
+                out.append(Excluded(normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
     return out
 
 
-def _must_move(ws: Workspace, member: str, pre: list[tuple[str, str, str]]) -> set[str]:
+def _must_move(ws: Workspace, member: str, pre: Sequence[PreExclusion]) -> set[str]:
     """The packages to re-resolve for a member the fleet no longer admits (empty when it still fits)."""
     from packaging.requirements import Requirement
 
@@ -694,17 +695,17 @@ def _resolution(ws: Workspace) -> frozenset[tuple[str, str | None, str]]:
 
 
 def wants_toolchain(ws: Workspace) -> bool:
-    """Whether lock/bump keep nix/toolchain.json (lockgen.ops.toolchain.wants_toolchain: a flake.nix, or
+    """Whether lock/bump keep nix/toolchain.json (lockgen.plan.toolchain.wants_toolchain: a flake.nix, or
     `[tool.lockgen] toolchain = true`), or the file is there already."""
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE
-    from lockgen.ops.toolchain import wants_toolchain as wants
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE
+    from lockgen.plan.toolchain import wants_toolchain as wants
 
     asked = ws.lockgen_config.get("toolchain")
     return wants(ws.root, ws.lockgen_config) or (asked is not False and (ws.root / TOOLCHAIN_FILE).is_file())
 
 
 def _write_toolchain(ws: Workspace, tx: Transaction) -> None:
-    from lockgen.ops.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
+    from lockgen.plan.toolchain import TOOLCHAIN_FILE, render_toolchain, toolchain_for
 
     path = ws.root / TOOLCHAIN_FILE
     data = render_toolchain(toolchain_for(ws)).encode("utf-8")

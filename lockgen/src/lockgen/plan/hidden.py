@@ -7,70 +7,26 @@ build exclusions (lockgen.plan.steering):
 - before resolving (`pre_exclude`): broken rows, as constraints uv understands (`A<S` for `S = >=X` ...);
 - after resolving (`steer`): a locked pair that matches a row excludes the version series of the side the row
   names (`transformers!=5.*`) and uv runs again (lockgen.ops.resolve bounds the rounds and prints each step);
-- the check (`rule_hidden_req`) reports every locked pair that matches a row, with the row's source.
+- the check (lockgen.rules.hidden) reports every locked pair that matches a row, with the row's source.
 
-The table also lists what follows torch's version (`follows_torch`), read by lockgen.model.family.
+The rows themselves (and what follows torch's version) are read in lockgen.tables.hidden.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from lockgen.errors import InputError
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
+from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.tables.hidden import HiddenRow, HiddenTable, contains, load_hidden
 
-DATA_FILE = "lockgen/tables/data/hidden.toml"
-SCHEMA = "lockgen-hidden/1"
-STEER_SIDES = ("package", "needs")
 MAX_SERIES = 64  # version series one exclusion may name (a bound far from the locked version: only that series)
-
-
-@dataclass(frozen=True)
-class HiddenRow:
-    """Versions `versions` of `package` need `needs` (None: they are broken); `steer` says which side moves."""
-
-    package: str
-    versions: SpecifierSet
-    needs: Requirement | None
-    steer: str
-    why: str
-    source: str
-
-    def covers(self, version: str) -> bool:
-        """Whether `version` of `package` is one the row is about."""
-        return _contains(self.versions, version)
-
-    def describe(self) -> str:
-        """`vllm <=0.11.0 needs transformers<5` (or `... is broken`)."""
-        head = f"{self.package} {self.versions}".strip()
-        return f"{head} needs {self.needs}" if self.needs else f"{head} is broken"
-
-
-@dataclass(frozen=True)
-class Follower:
-    """A package whose compatibility follows torch's version, and why."""
-
-    package: str
-    why: str
-
-
-@dataclass(frozen=True)
-class HiddenTable:
-    """The parsed tables/data/hidden.toml."""
-
-    rows: tuple[HiddenRow, ...]
-    follows_torch: tuple[Follower, ...]
 
 
 @dataclass(frozen=True)
@@ -92,65 +48,6 @@ class PairMatch:
         )
 
 
-def _contains(spec: SpecifierSet, version: str) -> bool:
-    try:
-        return spec.contains(Version(version.split("+")[0]), prereleases=True)
-    except InvalidVersion:
-        return False
-
-
-def parse_hidden(data: Mapping[str, Any], file: str = DATA_FILE) -> HiddenTable:
-    """Build the table from parsed TOML; InputError naming the key when a row is malformed."""
-    if data.get("schema") != SCHEMA:
-        raise InputError(file, "schema", f"expected {SCHEMA!r}, found {data.get('schema')!r}")
-    rows = []
-    for i, raw in enumerate(data.get("requirement", [])):
-        key = f"requirement[{i}]"
-        if not isinstance(raw, Mapping):
-            raise InputError(file, key, "expected a table")
-        for k in ("package", "why", "source"):
-            if not isinstance(raw.get(k), str) or not raw.get(k):
-                raise InputError(file, f"{key}.{k}", "expected a non-empty string")
-        try:
-            versions = SpecifierSet(str(raw.get("versions", "")))
-        except InvalidSpecifier as e:
-            raise InputError(file, f"{key}.versions", f"not a version specifier: {e}") from None
-        needs = None
-        if "needs" in raw:
-            try:
-                needs = Requirement(str(raw["needs"]))
-            except InvalidRequirement as e:
-                raise InputError(file, f"{key}.needs", f"not a requirement: {e}") from None
-        steer = raw.get("steer", "package")
-        if steer not in STEER_SIDES:
-            raise InputError(file, f"{key}.steer", f"expected one of {', '.join(STEER_SIDES)}, found {steer!r}")
-        if needs is None and steer == "needs":
-            raise InputError(file, f"{key}.steer", "a row without `needs` can only steer its own package")
-        rows.append(HiddenRow(canonicalize_name(raw["package"]), versions, needs, steer, raw["why"], raw["source"]))
-    follows = []
-    for i, raw in enumerate(data.get("follows-torch", [])):
-        key = f"follows-torch[{i}]"
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("package"), str) or not raw.get("why"):
-            raise InputError(file, key, "expected a table with `package` and `why`")
-        follows.append(Follower(canonicalize_name(raw["package"]), str(raw["why"])))
-    return HiddenTable(tuple(rows), tuple(follows))
-
-
-@cache
-def load_hidden() -> HiddenTable:
-    """The packaged tables/data/hidden.toml (read once)."""
-    text = resources.files("lockgen").joinpath("tables/data/hidden.toml").read_text(encoding="utf-8")
-    try:
-        return parse_hidden(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(DATA_FILE, None, f"not valid TOML: {e}") from None
-
-
-def follows_torch(table: HiddenTable | None = None) -> frozenset[str]:
-    """The packages that move when torch moves (tables/data/hidden.toml [[follows-torch]])."""
-    return frozenset(f.package for f in (table or load_hidden()).follows_torch)
-
-
 def pair_matches(member: str, installed: Mapping[str, Any], rows: tuple[HiddenRow, ...]) -> list[PairMatch]:
     """The rows one member's projection (name -> LockedPackage) matches."""
     out = []
@@ -164,7 +61,7 @@ def pair_matches(member: str, installed: Mapping[str, Any], rows: tuple[HiddenRo
         other = installed.get(canonicalize_name(row.needs.name))
         if other is None or not other.version:
             continue  # the needed package is not installed: nothing to break
-        if not _contains(row.needs.specifier, other.version):
+        if not contains(row.needs.specifier, other.version):
             out.append(PairMatch(member, row, pkg.version, other.version))
     return out
 
@@ -194,15 +91,16 @@ def complement(spec: SpecifierSet) -> str | None:
     return f"{op}{s.version}" if op else None
 
 
-def pre_exclude(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
-    """(package, constraint, reason) for rows without `needs` (broken versions), for lockgen.ops.resolve."""
+def pre_exclude(ws: Workspace, table: HiddenTable | None = None) -> list[PreExclusion]:
+    """Constraints for rows without `needs` (broken versions), for lockgen.ops.resolve."""
     out = []
     for row in (table or load_hidden()).rows:
         if row.needs is not None:
             continue
         comp = complement(row.versions)
         if comp:
-            out.append((row.package, f"{row.package}{comp}", f"{row.describe()}: {row.why} (tables/data/hidden.toml)"))
+            reason = f"{row.describe()}: {row.why} (tables/data/hidden.toml)"
+            out.append(PreExclusion(row.package, f"{row.package}{comp}", reason))
     return out
 
 
@@ -248,8 +146,8 @@ def excluded_series(version: str, bad: SpecifierSet, bad_is_complement: bool) ->
     return sorted(".".join(map(str, s)) for s in out)
 
 
-def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
-    """(package, version-or-series, reason) that steer uv away from one matched pair."""
+def exclusions(match: PairMatch) -> list[Excluded]:
+    """The versions or series that steer uv away from one matched pair."""
     row = match.row
     reason = f"{match.member}: {match.describe()} - {row.why} (tables/data/hidden.toml)"
     name: str
@@ -260,34 +158,13 @@ def exclusions(match: PairMatch) -> list[tuple[str, str, str]]:
         name, version = row.package, match.version
         series = excluded_series(version, row.versions, bad_is_complement=False)
     # the exact version too: lockgen.ops.resolve frees the torch family of the members that hold it
-    return [(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
+    return [Excluded(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
 
 
-def steer(ws: Workspace, table: HiddenTable | None = None) -> list[tuple[str, str, str]]:
-    """What to exclude after a resolution: (package, version series, reason), deduplicated."""
+def steer(ws: Workspace, table: HiddenTable | None = None) -> list[Excluded]:
+    """What to exclude after a resolution (versions or series), deduplicated."""
     out: dict[tuple[str, str], str] = {}
     for m in matches(ws, table):
         for name, series, reason in exclusions(m):
             out.setdefault((name, series), reason)
-    return sorted((n, s, r) for (n, s), r in out.items())
-
-
-# -- the check --
-
-
-def rule_hidden_req(ws: Workspace) -> list[Violation]:
-    """(issue 11) A locked pair that installs but does not run: a requirement the metadata hides."""
-    out = []
-    for m in matches(ws):
-        row = m.row
-        out.append(
-            Violation(
-                "hidden-req",
-                "uv.lock",
-                f"{m.describe()} ({row.why}); source: {row.source}",
-                "run `lockgen lock` (it steers uv away from known-bad pairs) or pin a pair the row allows",
-                row.package,
-                m.member,
-            )
-        )
-    return out
+    return sorted(Excluded(n, s, r) for (n, s), r in out.items())

@@ -5,17 +5,18 @@
 - after resolving (`steer`): a compiled package whose build CUDA major differs from its member's torch
   (xformers 0.0.35 links libcudart.so.12; torch >= 2.11 from PyPI is CUDA 13) is excluded with `!=` and
   uv runs again (lockgen.ops.resolve bounds the rounds);
-- the check (`rule_build_cuda`) flags both in a committed lock.
+- the check (lockgen.rules.build_cuda) flags both in a committed lock.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from lockgen.model.cudadetect import member_cuda_from
 from lockgen.model.window import Window
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
+from lockgen.plan.exclusions import Excluded, PreExclusion
 from lockgen.seams.elfscan import BuildRow, load_build_table, lookup_build
 from lockgen.tables.versions import CudaVersion
 
@@ -28,41 +29,41 @@ def _bound(spec: str, ops: tuple[str, ...]) -> str | None:
     return None
 
 
-def _driver_runs(cuda: str, window: Window, ws: Workspace) -> bool:
+def _driver_runs(cuda: str, ws: Workspace) -> bool:
+    """Whether the fleet's driver runs a build made with CUDA `cuda` (`Knowledge.driver_runs`); a CUDA lockgen
+    cannot judge (no known minimum driver, or not a version) is not held against the build."""
     try:
         v = CudaVersion.parse(cuda)
     except ValueError:
         return True
-    need = ws.knowledge.required_driver(v, ws.fleet.policy)
-    if need is None:  # a CUDA the tables do not know (12.7 never shipped): judge by its neighbours' major floor
-        need = ws.knowledge.family_floor(v.major) if ws.fleet.policy == "minor" else None
-    return need is None or ws.fleet.driver.satisfies(need)
+    return ws.knowledge.driver_runs(ws.fleet.driver, v, ws.fleet.policy) is not False
 
 
-def _outside(row: BuildRow, window: Window, ws: Workspace) -> bool:
+def outside_driver(row: BuildRow, window: Window, ws: Workspace) -> bool:
+    """Whether a build row names a CUDA the fleet's driver cannot run (never local, bundled or torch's own)."""
     return (
         bool(row.cuda)
         and not row.local
         and not row.bundled
         and not row.follows_torch
-        and not _driver_runs(row.cuda or "", window, ws)
+        and not _driver_runs(row.cuda or "", ws)
     )
 
 
-def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
-    """(constraint, reason) for builds the fleet's driver cannot run, as ranges uv understands.
+def pre_exclude(ws: Workspace) -> list[PreExclusion]:
+    """Constraints for builds the fleet's driver cannot run, as ranges uv understands (for lockgen.ops.resolve).
 
     When every such build of a package is newer than every runnable one, `pkg<first excluded`; when older,
     `pkg>last excluded`. A band in the middle is left to `steer` (PEP 440 has no "or")."""
     window = ws.window
-    out: list[tuple[str, str]] = []
+    out: list[PreExclusion] = []
     by_pkg: dict[str, list[BuildRow]] = {}
     for row in load_build_table():
         if row.local:
             continue
         by_pkg.setdefault(row.package, []).append(row)
     for pkg, rows in sorted(by_pkg.items()):
-        bad = [r for r in rows if _outside(r, window, ws)]
+        bad = [r for r in rows if outside_driver(r, window, ws)]
         good = [r for r in rows if r not in bad]
         if not bad:
             continue
@@ -80,20 +81,24 @@ def pre_constraints(ws: Workspace) -> list[tuple[str, str]]:
             f"built with CUDA {', '.join(cudas)}, which driver {ws.fleet.driver} cannot run (policy {ws.fleet.policy})"
         )
         if not good or all(hi(g) < first_bad for g in good):
-            out.append((f"{pkg}<{first_bad}", reason))
+            out.append(PreExclusion(pkg, f"{pkg}<{first_bad}", reason))
         elif all(lo(g) > last_bad for g in good):
-            out.append((f"{pkg}>{last_bad}", reason))
+            out.append(PreExclusion(pkg, f"{pkg}>{last_bad}", reason))
     return out
 
 
-def pre_exclude(ws: Workspace) -> list[tuple[str, str, str]]:
-    """The pre-resolution exclusions as (package, constraint, reason) for lockgen.ops.resolve."""
-    return [(c.split("<")[0].split(">")[0], c, r) for c, r in pre_constraints(ws)]
+class BuildMismatch(NamedTuple):
+    """An installed build of `package` whose CUDA disagrees with `member`'s torch, and how (`reason`)."""
+
+    member: str
+    package: str
+    version: str
+    reason: str
 
 
-def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:
-    """(member, package, version, reason) for each installed build whose CUDA disagrees with the member's torch:
-    a different major (the library cannot load: another libcudart SONAME), or no build for torch's major."""
+def mismatches(ws: Workspace) -> list[BuildMismatch]:
+    """Each installed build whose CUDA disagrees with the member's torch: a different major (the library cannot
+    load: another libcudart SONAME), or no build for torch's major."""
     out = []
     for member in ws.members:
         if not ws.lock.by_name(member):
@@ -111,56 +116,15 @@ def mismatches(ws: Workspace) -> list[tuple[str, str, str, str]]:
                 continue
             built = row.cuda_for_torch(str(torch_cuda))
             if built is None:
-                out.append((member, name, pkg.version, f"has no build for CUDA {torch_cuda.major} (torch {mc.torch})"))
+                reason = f"has no build for CUDA {torch_cuda.major} (torch {mc.torch})"
+                out.append(BuildMismatch(member, name, pkg.version, reason))
             elif CudaVersion.parse(built).major != torch_cuda.major:
                 links = f", links {row.links}" if row.links else ""
-                out.append(
-                    (
-                        member,
-                        name,
-                        pkg.version,
-                        f"is a CUDA {built} build{links}; torch {mc.torch} is CUDA {torch_cuda}",
-                    )
-                )
+                reason = f"is a CUDA {built} build{links}; torch {mc.torch} is CUDA {torch_cuda}"
+                out.append(BuildMismatch(member, name, pkg.version, reason))
     return out
 
 
-def steer(ws: Workspace) -> list[tuple[str, str, str]]:
-    """Builds to exclude after a resolution: (package, version, reason)."""
-    return sorted({(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})
-
-
-def rule_build_cuda(ws: Workspace) -> list[Violation]:
-    """(item 7) Compiled packages whose build CUDA disagrees with torch, or that the fleet's driver cannot run."""
-    out = []
-    for member, name, version, reason in mismatches(ws):
-        out.append(
-            Violation(
-                "build-cuda",
-                "uv.lock",
-                f"{name} {version} {reason}: it imports, then fails to load its CUDA library",
-                f"run `lockgen lock` (it steers uv away from such builds) or pin {name} to a build for torch's CUDA",
-                name,
-                member,
-            )
-        )
-    window = ws.window
-    for member in ws.members:
-        if not ws.lock.by_name(member):
-            continue
-        for name, pkg in sorted(ws.installed(member).items()):
-            row = lookup_build(name, pkg.version) if pkg.version else None
-            if row is not None and _outside(row, window, ws):
-                need = ws.knowledge.required_driver(CudaVersion.parse(row.cuda or "0.0"), ws.fleet.policy)
-                out.append(
-                    Violation(
-                        "build-cuda",
-                        "uv.lock",
-                        f"{name} {pkg.version} is built with CUDA {row.cuda}, which needs driver >= {need}; "
-                        f"the fleet has {ws.fleet.driver}",
-                        "run `lockgen lock` to move to a build the fleet runs, or raise the fleet's driver",
-                        name,
-                        member,
-                    )
-                )
-    return out
+def steer(ws: Workspace) -> list[Excluded]:
+    """Builds to exclude after a resolution."""
+    return sorted({Excluded(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})

@@ -1,4 +1,9 @@
-"""Rules: small independent checks over a Workspace value. Each returns every violation it finds; none prints."""
+"""Rules: small independent checks over a Workspace value. Each returns every violation it finds; none prints.
+
+This module holds `Violation` and the rules over the lock itself (strict-pin, one-cuda, cuda-window, index/hash/
+source); every other rule has its own module here, and lockgen.rules.registry lists them all (name, help line,
+function): `lockgen check` runs that list and its --help shows it.
+"""
 
 from __future__ import annotations
 
@@ -287,17 +292,6 @@ def rule_sources(ws: Workspace) -> list[Violation]:
 
 
 rule_hashes_and_indexes = rule_sources  # the name earlier versions used
-
-
-RULES: tuple[Rule, ...] = (rule_strict_pins, rule_one_cuda, rule_cuda_window, rule_sources)
-
-
-def run_rules(ws: Workspace, rules: tuple[Rule, ...] = RULES) -> list[Violation]:
-    """Run every rule and return all violations, in rule order."""
-    out: list[Violation] = []
-    for rule in rules:
-        out.extend(rule(ws))
-    return out
 
 
 def lock_fresh_violations(returncode: int, stderr: str) -> list[Violation] | None:

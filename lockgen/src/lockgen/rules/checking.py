@@ -12,7 +12,8 @@ from typing import Any
 
 from lockgen.model.environments import Environment
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation, lock_fresh_violations, run_rules
+from lockgen.rules import Violation, lock_fresh_violations
+from lockgen.rules.registry import run_notes, run_rules
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,9 @@ def freshness(
 
 
 def run_check(ws: Workspace, use_uv: bool = True, runner: Callable[..., Any] | None = None) -> CheckReport:
-    """Run every rule (and, with `use_uv`, uv's offline freshness check)."""
-    from lockgen.rules.gather import extra_rules, extra_warnings
-
-    violations = run_rules(ws) + [v for rule in extra_rules() for v in rule(ws)]
-    notes = tuple(w for check in extra_warnings() for w in check(ws))
+    """Run every rule of lockgen.rules.registry (and, with `use_uv`, lock-fresh: uv's offline freshness check)."""
+    violations = run_rules(ws)
+    notes = tuple(run_notes(ws))
     warnings = list(ws.window.warnings)
     fresh: bool | None = None
     if use_uv:

@@ -68,20 +68,43 @@ class Knowledge:
         return None
 
     def required_driver(self, version: CudaVersion, policy: Policy = "toolkit") -> DriverVersion | None:
-        """The oldest driver that runs `version` under `policy`; None when unknown."""
-        release = self.release(version)
-        if release is None:
-            return None
+        """The oldest driver that runs `version` under `policy`; None when unknown.
+
+        "toolkit": the driver of the release's GA toolkit (NVIDIA's Table 3). "minor": the floor of its major family
+        (minor-version compatibility, Table 2), which covers every minor of the family, listed or not."""
         if policy == "minor":
             return self.family_floor(version.major)
-        return release.toolkit_driver
+        release = self.release(version)
+        return release.toolkit_driver if release is not None else None
+
+    def driver_runs(self, driver: DriverVersion, cuda: CudaVersion, policy: Policy = "toolkit") -> bool | None:
+        """Whether `driver` runs CUDA `cuda` under `policy`; None when lockgen does not know the minimum driver.
+
+        The one answer to "does this driver run this CUDA": the window, steering, doctor, explain and the toolchain
+        guard all ask here."""
+        need = self.required_driver(cuda, policy)
+        return None if need is None else driver.satisfies(need)
 
     def max_cuda_for_driver(self, driver: DriverVersion, policy: Policy = "toolkit") -> CudaVersion | None:
-        """The newest CUDA that `driver` runs under `policy` (GPUs not considered)."""
-        ok = [
-            r.version for r in self.releases if (d := self.required_driver(r.version, policy)) and driver.satisfies(d)
-        ]
+        """The newest CUDA in the tables that `driver` runs under `policy` (GPUs not considered)."""
+        ok = [r.version for r in self.releases if self.driver_runs(driver, r.version, policy)]
         return max(ok) if ok else None
+
+    def cuda_targets(self, cuda: CudaVersion, cc: str) -> bool | None:
+        """Whether code that CUDA `cuda` builds runs on a GPU of compute capability `cc`; None when the tables do not
+        know `cuda`. The one answer to "does CUDA X run on this GPU": the window, doctor and explain ask here.
+
+        True when the toolkit targets `cc` itself or an older minor of the same major: a cubin for sm_XY runs on
+        X.Z with Z >= Y (CUDA binary compatibility; tables/data/cuda.toml [sources] binary_compat). So CUDA 12.8,
+        which targets 12.0, runs on GB10 (12.1) (spark_torch)."""
+        release = self.release(cuda)
+        if release is None:
+            return None
+        return any(cubin_runs_on(built, cc) for built in release.ccs)
+
+    def cudas_for_cc(self, cc: str) -> tuple[CudaVersion, ...]:
+        """Every CUDA in the tables whose code runs on compute capability `cc` (`cuda_targets`), oldest first."""
+        return tuple(r.version for r in self.releases if self.cuda_targets(r.version, cc))
 
     @property
     def known_ccs(self) -> frozenset[str]:
@@ -112,6 +135,20 @@ class Knowledge:
         for k, v in table.items():
             out = out.replace(k, v)
         return out
+
+
+def cubin_runs_on(built: str, cc: str) -> bool:
+    """CUDA binary compatibility: a cubin built for compute capability `built` (sm_XY, "X.Y") runs on a GPU of compute
+    capability `cc` (X.Z) when the majors are equal and Z >= Y; never on an older minor or another major. Source:
+    NVIDIA's compatibility guides ("A cubin generated for a certain compute capability is supported to run on any GPU
+    with the same major revision and same or higher minor revision"; tables/data/cuda.toml [sources] binary_compat).
+
+    An architecture-specific target ("X.Ya", sm_90a, sm_100a) runs on X.Y only; a family-specific one ("X.Yf", CUDA
+    12.9+) follows the plain rule (cuda.toml [sources] arch_specific)."""
+    if built.endswith("a"):
+        return parse_cc(built[:-1]) == parse_cc(cc)
+    b, c = parse_cc(built.removesuffix("f")), parse_cc(cc)
+    return b[0] == c[0] and b[1] <= c[1]
 
 
 def _norm(s: str) -> str:

@@ -30,6 +30,7 @@ from tomlkit.items import Comment, Table
 from lockgen.errors import InputError
 from lockgen.model.lockfile import Lock, LockedPackage, normalize
 from lockgen.model.projection import PLATFORMS, environment, marker_holds, member_packages
+from lockgen.model.workspace import Workspace
 
 PYPI = "https://pypi.org/simple"
 BANNER = "lockgen export --format pep723: exact pins of the {member} member from uv.lock; regenerate, do not edit"
@@ -562,11 +563,11 @@ def script_pins(text: str, file: str = "notebook") -> tuple[str, ...] | None:
 def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock", fleet: Any = None) -> str:
     """A Python cell that installs the member's x86_64 Linux pins (Colab's machines): `uv pip install --no-deps`
     (pip when there is no uv) after clearing the variables through which Colab pins its own packages
-    (lockgen.ops.colab.install_cell). `fleet`: the lockgen.ops.colab.FleetSpec the lock was checked against.
+    (lockgen.plan.colab.install_cell). `fleet`: the lockgen.plan.colab.FleetSpec the lock was checked against.
 
     `--no-deps`: the list is the whole closure, so the installer installs exactly it and resolves nothing.
     """
-    from lockgen.ops.colab import DEFAULT_CLEAR, install_cell
+    from lockgen.plan.colab import DEFAULT_CLEAR, install_cell
 
     pins: list[Pin] = []
     for pkg in member_packages(lock, member, machine="x86_64").values():
@@ -584,3 +585,35 @@ def render_colab(lock: Lock, member: str, lock_file: str = "uv.lock", fleet: Any
     title.append("Paste into the first cell; restart the runtime afterwards so the new versions are imported.")
     clear = fleet.clear if fleet is not None else DEFAULT_CLEAR
     return install_cell(title, [p.requirement() for p in pins], indexes, lock.requires_python, clear)
+
+
+# --- a workspace's member, as `lockgen export` and the notebook rule render it ------------------------------------
+
+
+def index_names(pyproject: Mapping[str, Any]) -> dict[str, str]:
+    """URL -> name of the root pyproject's `[[tool.uv.index]]` entries."""
+    out = {}
+    for ix in pyproject.get("tool", {}).get("uv", {}).get("index", []) or []:
+        if isinstance(ix, dict) and "url" in ix and "name" in ix:
+            out[str(ix["url"]).rstrip("/")] = str(ix["name"])
+    return out
+
+
+def member_export_of(ws: Workspace, member: str) -> MemberExport:
+    """`member_export` with the workspace's index names and `[tool.uv]` constraints/overrides."""
+    uv = ws.uv_config
+    constraints = [str(c) for c in uv.get("constraint-dependencies", []) or []]
+    overrides = [str(c) for c in uv.get("override-dependencies", []) or []]
+    return member_export(ws.lock, member, index_names(ws.pyproject), "uv.lock", constraints, overrides)
+
+
+def pep723_text(
+    ws: Workspace, member: str, current: str | None, file: str = "notebook", extra_pins: Sequence[str] | None = None
+) -> str:
+    """The member's PEP 723 export: with `current` (a file's text, named `file` in errors) the whole file with its
+    `# /// script` header replaced, else the header alone (`extra_pins`: a fresh resolution of the block's own
+    requirements, else the recorded ones)."""
+    export = member_export_of(ws, member)
+    if current is None:
+        return comment_block(render_script_toml(export))
+    return update_script_block(current, export, file, extra_pins)

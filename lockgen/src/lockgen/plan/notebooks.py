@@ -3,18 +3,20 @@
     [tool.lockgen]
     notebooks = [{ path = "notebooks/train_smoke.py", member = "train" }]
 
-`lockgen lock`/`bump` rewrite these headers inside their transaction; `lockgen check` flags a stale one.
+`lockgen lock`/`bump` rewrite these headers inside their transaction; `lockgen check` flags a stale one
+(lockgen.rules.notebooks).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from lockgen.errors import InputError
 from lockgen.model.lockfile import normalize
 from lockgen.model.workspace import Workspace
-from lockgen.rules import Violation
+from lockgen.plan.export import pep723_text
 
 
 @dataclass(frozen=True)
@@ -73,35 +75,19 @@ def check_path(root: Path, rel: str, key: str) -> None:
         raise InputError("pyproject.toml", key, f"{rel!r} is not a regular file")
 
 
-def refreshed(ws: Workspace, nb: Notebook) -> tuple[Path, str, str]:
-    """(path, current text, text with the header the lock gives)."""
-    from lockgen.commands.export import render
+class Refreshed(NamedTuple):
+    """A notebook's file, its text now, and its text with the header the lock gives."""
 
+    path: Path
+    current: str
+    new: str
+
+
+def refreshed(ws: Workspace, nb: Notebook) -> Refreshed:
+    """The notebook's text now and with the header the lock gives."""
     path = ws.root / nb.path
     try:
         current = path.read_bytes().decode("utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(nb.path, None, f"cannot be read: {e}") from None
-    return path, current, render(ws, nb.member, "pep723", current, nb.path)
-
-
-def rule_notebooks(ws: Workspace) -> list[Violation]:
-    """Each listed notebook's `# /// script` header equals what `lockgen export` writes from the lock."""
-    out = []
-    for nb in notebooks(ws):
-        if not ws.lock.by_name(nb.member):
-            continue
-        _, current, new = refreshed(ws, nb)
-        if current != new:
-            out.append(
-                Violation(
-                    "notebook",
-                    nb.path,
-                    f"its `# /// script` header does not match {nb.member}'s pins in uv.lock",
-                    f"run `lockgen export --member {nb.member} --format pep723 --into {nb.path}` "
-                    "(lockgen lock and bump do it for you)",
-                    None,
-                    nb.member,
-                )
-            )
-    return out
+    return Refreshed(path, current, pep723_text(ws, nb.member, current, nb.path))
