@@ -67,6 +67,12 @@ def test_check_verdicts_agree_with_the_violations(tmp_path: Path, capsys: pytest
     assert doc["summary"]["by_rule"] == {"hash": 1, "strict-pin": 2}  # mjlab's EXPECTED.toml findings
     assert doc["summary"]["violations"] == len(doc["violations"]) == 3
     assert doc["summary"]["environments_ok"] == sum(e["ok"] for e in doc["environments"])
+    from lockgen.rules.registry import rule_names
+
+    rules = {r["rule"]: r for r in doc["rules"]}
+    assert list(rules) == list(rule_names())
+    assert {n: r["violations"] for n, r in rules.items() if r["violations"]} == doc["summary"]["by_rule"]
+    assert rules["lock-fresh"]["decided"] is False and rules["strict-pin"]["decided"] is True  # --no-uv
     import hashlib
 
     assert doc["lock"]["sha256"] == hashlib.sha256((tmp_path / "mjlab" / "uv.lock").read_bytes()).hexdigest()

@@ -54,6 +54,7 @@ def check_json(ws: Any, report: Any) -> dict[str, Any]:
     import hashlib
 
     from lockgen import __version__
+    from lockgen.rules.registry import rule_names
 
     window = ws.window
     violations = report.violations
@@ -85,6 +86,14 @@ def check_json(ws: Any, report: Any) -> dict[str, Any]:
             "environments_ok": sum(1 for e in envs if e["ok"]),
             "by_rule": dict(sorted(by_rule.items())),
         },
+        "rules": [
+            {
+                "rule": name,
+                "decided": report.fresh is not None if name == "lock-fresh" else True,
+                "violations": by_rule.get(name, 0),
+            }
+            for name in rule_names()
+        ],
         "environments": envs,
         "members": [
             {
