@@ -121,3 +121,31 @@ def test_slots_bound_rows_across_processes() -> None:
         assert os.read(slots.r, 1) == b"+" and not slots.held
     finally:
         slots.close()
+
+
+def test_progress_says_the_verdict_and_leaves_the_details_to_the_table(
+    workspace_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the newcomer trial: in a terminal every row was printed twice, once as progress on stderr (with every
+    package) and again in the table."""
+    import lockgen.ops.matrix as ops_matrix
+    from lockgen.cli import main
+
+    row = {
+        "driver": "580",
+        "error": None,
+        "kind": None,
+        "window": "11.8-13.0",
+        "members": {"serve": {"cuda": "13.0", "torch": "2.14.0", "vllm": "0.33.0"}},
+    }
+
+    def fake_run_matrix(root, drivers, gpus, verify, jobs, on_row, reporter):  # type: ignore[no-untyped-def]
+        on_row(1, row, 0.5)
+        return {"rows": [row], "failed": []}
+
+    monkeypatch.setattr(ops_matrix, "run_matrix", fake_run_matrix)
+    main(["-C", str(workspace_copy), "matrix", "--drivers", "580"])
+    out, err = capsys.readouterr()
+    assert "vllm 0.33.0" in out
+    assert "[1/1] driver 580" in err and "ok" in err
+    assert "vllm" not in err and "torch" not in err

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     reporter.step(f"{len(drivers)} driver(s), {jobs} at a time")
 
     def progress(done: int, row: dict[str, Any], seconds: float) -> None:
-        reporter.step(f"[{done}/{len(drivers)}] driver {row['driver']} ({seconds:.1f}s): {_body(row)}")
+        what = "ok" if not row["error"] else f"FAILED ({row['kind']})"  # the details are in the table
+        reporter.step(f"[{done}/{len(drivers)}] driver {row['driver']} ({seconds:.1f}s): {what}")
 
     doc = run_matrix(root, drivers, args.gpus, args.verify, jobs, on_row=progress, reporter=reporter)
     rows = doc["rows"]
