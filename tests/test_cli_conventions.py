@@ -126,3 +126,11 @@ def test_shell_completion_completes_commands_and_their_options(
     out = subprocess.run([bash, "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["1:check", "2:--json", "3:--dry-run"]
     assert main(["completion", "zsh"]) == 0 and "bashcompinit" in capsys.readouterr().out
+
+
+def test_file_options_name_a_file_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by the newcomer trial: export's usage read `-o INTO` (the internal dest) where uv says `-o FILE`."""
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = capsys.readouterr().out
+    assert "-o FILE" in out and "INTO" not in out

@@ -335,6 +335,21 @@ def test_driver_answer_names_the_driver_the_lock_and_the_fix(ctx_parts):
     assert any("pip install torch==2.7.1 --index-url https://download.pytorch.org/whl/cu118" in f for f in e.fix_pip)
 
 
+def test_driver_fixes_neither_repeat_nor_offer_a_fleet_driver_that_runs_no_known_cuda(ctx_parts):
+    """Found by the newcomer trial on Yuan-2.0#65 (found version 11000): the pip fixes said "upgrade the NVIDIA
+    driver" twice, and the uv fixes offered lowering the fleet's driver to one that runs CUDA 11.0, below every CUDA
+    release in the tables (the oldest is 11.8), so `lockgen lock` could only fail."""
+    ws, members = ctx_parts
+    ctx = ExplainContext(load_knowledge(), members, focus="serve", fleet=ws.fleet)
+    old = explain("RuntimeError: The NVIDIA driver on your system is too old (found version 11000).", ctx=ctx)
+    assert sum("upgrade the NVIDIA driver" in f for f in old.fix_pip) == 1, old.fix_pip
+    assert not any("lower the fleet's driver" in f for f in old.fix_uv), old.fix_uv
+    assert old.fix_uv and old.fix_uv[0].startswith("upgrade the NVIDIA driver to >= 580.65.06")
+    # a driver that runs CUDA 12.4 can be the fleet's: lowering it stays on offer
+    newer = explain("RuntimeError: The NVIDIA driver on your system is too old (found version 12040).", ctx=ctx)
+    assert any("lower the fleet's driver" in f for f in newer.fix_uv), newer.fix_uv
+
+
 def test_driver_answer_when_the_driver_is_new_enough_points_at_the_environment(ctx_parts):
     ws, members = ctx_parts
     ctx = ExplainContext(load_knowledge(), members, fleet=ws.fleet, driver=DriverVersion.parse("590.44.01"))

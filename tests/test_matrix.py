@@ -4,6 +4,7 @@ and the brute-force oracle say, the user's files untouched, the --json shape, ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -182,3 +183,153 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_a_cuda_version_given_as_a_driver_is_bad_input(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = matrix(ws, capsys, "--drivers", "12.4")
     assert code == 2 and "looks like a CUDA version" in err
+
+
+# -- issue 15: rows in parallel; issue 16 item 5: --html, stable --json fields --
+
+PIN = json.loads((Path(__file__).parent / "fixtures" / "json" / "schema-1.json").read_text(encoding="utf-8"))
+
+
+def test_json_fields_are_the_pinned_ones(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The document's fields and types are the ones tests/fixtures/json/schema-1.json pins (docs/json.md): a failed
+    row (450: no window), resolved rows, --gpus, and --verify's verdicts (verify itself is tested in test_verify.py;
+    here it answers at once)."""
+    import lockgen.ops.verify as verify
+    from jsonshape import compare, shape
+
+    verdicts = {"serve": "ok (no GPU here)", "train": "broken: import - ModuleNotFoundError: x"}
+    monkeypatch.setattr(verify, "matrix_verdicts", lambda root, reporter=None, offline=False: verdicts)
+    code, out, err = matrix(ws, capsys, "--drivers", "450", "570", "--gpus", "A100", "--verify", "--json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert compare(shape(doc, set(PIN["matrix"]["maps"])), PIN["matrix"]["fields"]) == []
+    failed, row = doc["rows"]
+    assert (failed["status"], failed["kind"], failed["environments"]) == ("failed", "empty-window", [])
+    assert row["status"] == "ok" and row["runs"] == verdicts
+    cells = {c["environment"]: c for c in row["environments"]}
+    assert cells["train"]["verify"] == verdicts["train"] and cells["serve"]["in_window"] is True
+    assert cells["serve"]["cuda"] == expected_cuda("serve", "570", ("8.0",)) == row["members"]["serve"]["cuda"]
+    assert doc["lock"]["sha256"] == hashlib.sha256((ws / "uv.lock").read_bytes()).hexdigest()
+    assert doc["fleet"]["driver"] == FLEET["driver"] and doc["gpus"] == ["A100"] and doc["verify"] is True
+
+
+def test_parallel_rows_equal_serial_rows_in_driver_order(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drivers = ["595", "535", "570", "450"]
+    code1, out1, _ = matrix(ws, capsys, "--drivers", *drivers, "--jobs", "1", "--json")
+    code3, out3, err3 = matrix(ws, capsys, "--drivers", *drivers, "--jobs", "3", "--json")
+    assert code1 == code3 == 1
+    serial, parallel = json.loads(out1), json.loads(out3)
+    assert [r["driver"] for r in parallel["rows"]] == drivers  # the order asked for, not the order they finished
+    assert parallel == serial
+    assert "3 at a time" in err3 and all(f"driver {d}" in err3 for d in drivers)
+
+
+def test_html_page_agrees_with_nvidia(ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from test_matrix_html import parse
+
+    before = digest(ws)
+    page_file = tmp_path / "matrix.html"
+    code, out, err = matrix(ws, capsys, "--drivers", "535", "595", "450", "--html", str(page_file))
+    assert code == 1, err  # 450: no window
+    cells = parse(page_file.read_text(encoding="utf-8")).cells
+    for d in ("535", "595"):
+        for member in ("serve", "train"):
+            cell = cells[(d, member)]
+            assert cell["status"] == "ok" and f"CUDA {expected_cuda(member, d)}" in cell["text"], (d, member, cell)
+    assert cells[("450", "*")]["status"] == "fails" and "empty-window" in cells[("450", "*")]["text"]
+    assert digest(ws) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".matrix.html")] == []  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--jobs", "0"], "--jobs 0"),
+        (["--jobs", "two"], "--jobs two"),
+        (["--html", "{tmp}"], "is a directory"),
+        (["--html", "{tmp}/missing/m.html"], "does not exist"),
+    ],
+)
+def test_bad_jobs_or_html_is_refused_before_any_row(
+    ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], needle: str
+) -> None:
+    code, out, err = matrix(ws, capsys, "--drivers", "570", *[a.format(tmp=tmp_path) for a in args])
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "driver 570" not in err, err
+
+
+def test_rows_leave_no_copy_behind(
+    ws: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    code, _, err = matrix(ws, capsys, "--drivers", "450", "535", "595", "--json")
+    assert code == 1, err
+    assert list(scratch.iterdir()) == []
+
+
+FAKE_UV = """#!/bin/sh
+# a uv that records its pid; the cache revalidation ends at once, every row's uv hangs until it is killed
+echo $$ >> "$FAKE_UV_PIDS"
+case "$*" in *--refresh*) exit 0;; esac
+exec sleep 300
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended (its parent is gone; init reaps it)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupt_stops_every_row_and_leaves_nothing(ws: Path, tmp_path: Path, how: str) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group: lockgen and its workers, not uv, which runs in its own
+    session) or SIGTERM to lockgen alone, while two rows wait on uv: exit 130 at once, no uv left running, no staging
+    copy left in TMPDIR, the project untouched."""
+    import signal
+    import sys
+    import time
+
+    fake = tmp_path / "uv"
+    fake.write_text(FAKE_UV)
+    fake.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.touch()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "UV": str(fake), "FAKE_UV_PIDS": str(pids), "TMPDIR": str(scratch)}
+    before = digest(ws)
+    argv = [sys.executable, "-m", "lockgen", "-C", str(ws), "matrix", "--drivers", "535", "570", "595", "--jobs", "2"]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids.read_text().split()) < 3 and time.monotonic() < deadline:  # the revalidation + two rows
+            time.sleep(0.05)
+        assert len(pids.read_text().split()) == 3, "the rows never reached uv"
+        time.sleep(0.2)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert out == "" and "Traceback" not in err and "interrupted" in err.splitlines()[-1], err
+    time.sleep(0.2)  # PR_SET_PDEATHSIG is delivered as the worker exits
+    assert [p for p in map(int, pids.read_text().split()) if _alive(p)] == []
+    assert list(scratch.iterdir()) == []
+    assert digest(ws) == before

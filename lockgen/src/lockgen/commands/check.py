@@ -23,7 +23,6 @@ exit codes: 0 clean, 1 violations, 2 bad input
 def register(sub: Any) -> None:
     """Add the `check` command. Its help lists lockgen.rules.registry, imported only when the help is printed (so
     that building the parser does not import every rule)."""
-
     import argparse
 
     class RulesHelp(argparse.RawDescriptionHelpFormatter):
@@ -53,8 +52,108 @@ def _cuda_text(view: Any) -> str:
     return "mixed CUDA " + "/".join([*map(str, mc.versions), *(f"{m}.x" for m in mc.majors)]) + torch
 
 
-def env_json(env: Any, window: Any) -> dict[str, Any]:
-    """One environment for --json: per platform its CUDA, torch and whether it fits the window."""
+def check_json(ws: Any, report: Any) -> dict[str, Any]:
+    """The `check --json` document (every field: docs/json.md; new fields may be added, none removed or changed
+    without raising "schema"): `json_static` (what the workspace and the rules' environments decide) completed by
+    `json_doc` (what the violations, notes, warnings and uv's answer decide)."""
+    return json_doc(
+        json_static(ws, report.environments),
+        [v.to_json() for v in report.violations],
+        [n.to_json() for n in report.notes],
+        list(report.warnings),
+        report.fresh,
+    )
+
+
+def json_static(ws: Any, environments: Any) -> dict[str, Any]:
+    """The part of the --json document that no violation and no uv answer changes (the verdict cache keeps it)."""
+    import hashlib
+
+    from lockgen import __version__
+    from lockgen.rules.registry import rule_names
+
+    window = ws.window
+    lock = ws.root / "uv.lock"
+    return {
+        "lockgen": __version__,
+        "lock": {
+            "file": "uv.lock",
+            "sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
+        },
+        "fleet": {
+            "driver": str(ws.fleet.driver),
+            "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
+            "policy": ws.fleet.policy,
+        },
+        "window": [str(v) for v in window.allowed],
+        "rules": list(rule_names()),
+        "environments": [_env_static(e, window) for e in environments],
+        "members": [
+            {
+                "member": e.label,
+                "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
+                "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
+                "torch": e.platforms[0].cuda.torch if e.platforms else None,
+                "in_window": all(in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors),
+            }
+            for e in environments
+            if e.has_cuda
+        ],
+    }
+
+
+def json_doc(
+    static: dict[str, Any],
+    violations: list[dict[str, Any]],
+    notes: list[dict[str, Any]],
+    warnings: list[str],
+    fresh: bool | None,
+) -> dict[str, Any]:
+    """The whole --json document from `json_static` and what decides the rest (violations and notes as dicts,
+    warnings without the notes' lines, uv's answer)."""
+    envs = [_env_verdict(e, violations) for e in static["environments"]]
+    by_rule: dict[str, int] = {}
+    for v in violations:
+        by_rule[v["rule"]] = by_rule.get(v["rule"], 0) + 1
+    return {
+        "schema": 1,
+        "ok": not violations,
+        "lockgen": static["lockgen"],
+        "lock": static["lock"],
+        "fleet": static["fleet"],
+        "window": static["window"],
+        "warnings": [*warnings, *(f"{n['rule']}: {n['file']}: {n['message']}" for n in notes)],
+        "fresh": fresh,
+        "summary": {
+            "violations": len(violations),
+            "notes": len(notes),
+            "environments": len(envs),
+            "environments_ok": sum(1 for e in envs if e["ok"]),
+            "by_rule": dict(sorted(by_rule.items())),
+        },
+        "rules": [
+            {
+                "rule": name,
+                "decided": fresh is not None if name == "lock-fresh" else True,
+                "violations": by_rule.get(name, 0),
+            }
+            for name in static["rules"]
+        ],
+        "environments": envs,
+        "members": static["members"],
+        "violations": violations,
+        "notes": notes,
+    }
+
+
+def env_json(env: Any, window: Any, violations: Any = ()) -> dict[str, Any]:
+    """One environment for --json: per platform its CUDA, torch and whether it fits the window; the environment's
+    verdict (inside the window on every platform, no violation naming its project)."""
+    return _env_verdict(_env_static(env, window), [v.to_json() for v in violations])
+
+
+def _env_static(env: Any, window: Any) -> dict[str, Any]:
+    with_cuda = [v for v in env.platforms if v.cuda.versions or v.cuda.majors]
     return {
         "environment": env.label,
         "project": env.project,
@@ -71,7 +170,13 @@ def env_json(env: Any, window: Any) -> dict[str, Any]:
             }
             for v in env.platforms
         ],
+        "in_window": all(in_window(v.cuda, window) for v in with_cuda) if with_cuda else None,
     }
+
+
+def _env_verdict(static: dict[str, Any], violations: list[dict[str, Any]]) -> dict[str, Any]:
+    rules = sorted({v["rule"] for v in violations if v["member"] == static["project"]})
+    return {**static, "project_rules": rules, "ok": static["in_window"] is not False and not rules}
 
 
 def group_lines(envs: Any, window: Any) -> list[tuple[str, str]]:
@@ -115,29 +220,14 @@ def in_window(mc: Any, window: Any) -> bool:
 
 
 def facts(ws: Any, report: Any) -> dict[str, Any]:
-    """Everything `check` prints that uv's freshness check does not decide, as JSON values: what the verdict cache
+    """Everything `check` prints that uv's freshness check does not decide, as plain values: what the verdict cache
     keeps (lockgen.seams.checkfast.VerdictCache), and what `show` prints from."""
     window = ws.window
     gpu = [e for e in report.environments if e.has_cuda]
     return {
-        "fleet": {
-            "driver": str(ws.fleet.driver),
-            "gpus": [[g.label, g.cc] for g in ws.fleet.gpus],
-            "policy": ws.fleet.policy,
-        },
+        "json": json_static(ws, report.environments),
         "fleet_text": ws.fleet.describe(),
         "window": [str(v) for v in window.allowed],
-        "environments": [env_json(e, window) for e in report.environments],
-        "members": [
-            {
-                "member": e.label,
-                "cuda": str(e.platforms[0].cuda.cuda) if e.platforms and e.platforms[0].cuda.cuda else None,
-                "cuda_versions": sorted({str(x) for v in e.platforms for x in v.cuda.versions}),
-                "torch": e.platforms[0].cuda.torch if e.platforms else None,
-                "in_window": all(in_window(v.cuda, window) for v in e.platforms if v.cuda.versions or v.cuda.majors),
-            }
-            for e in gpu
-        ],
         "platforms": list(dict.fromkeys(v.platform for e in report.environments for v in e.platforms)),
         "lines": [[labels, body] for labels, body in group_lines(gpu, window)],
         "cpu": [e.label for e in report.environments if not e.has_cuda],
@@ -217,19 +307,7 @@ def show(
     warnings = [*doc["warnings"], *fresh_warnings]
     notes = doc["notes"]
     if as_json:
-        print_json(
-            {
-                "schema": 1,
-                "ok": not violations,
-                "fleet": doc["fleet"],
-                "window": doc["window"],
-                "warnings": [*warnings, *(f"{n['rule']}: {n['file']}: {n['message']}" for n in notes)],
-                "fresh": fresh,
-                "environments": doc["environments"],
-                "members": doc["members"],
-                "violations": violations,
-            }
-        )
+        print_json(json_doc(doc["json"], violations, notes, warnings, fresh))
         return 1 if violations else 0
     out = sys.stdout
     print(f"fleet: {doc['fleet_text']}", file=out)

@@ -57,6 +57,7 @@ def register(sub: Any) -> None:
         "--into",
         dest="into",
         type=Path,
+        metavar="FILE",
         help="file to write (pep723: the notebook whose header is updated); -o/--output-file as uv export says",
     )
     p.add_argument("--check", action="store_true", help="with -o: change nothing, exit 1 when out of date")

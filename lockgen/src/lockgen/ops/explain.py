@@ -1181,6 +1181,28 @@ def _details(
     return []
 
 
+_UPGRADE = "upgrade the NVIDIA driver"
+
+
+def _drop_futile(fixes: dict[str, list[str]], match: Match, ctx: ExplainContext | None) -> None:
+    """Leave out fixes that repeat or cannot work: a generic "or upgrade the NVIDIA driver" after a fix that already
+    says so, and "lower the fleet's driver" when the error's driver runs no CUDA release lockgen knows (the lock
+    would have nowhere to go)."""
+    from lockgen.tables.knowledge import load_knowledge
+
+    for kind, lines in fixes.items():
+        kept: list[str] = []
+        for line in lines:
+            if line.startswith(f"or {_UPGRADE}") and any(_UPGRADE in k for k in kept):
+                continue
+            kept.append(line)
+        fixes[kind] = kept
+    max_cuda, _ = _driver_cuda(match, ctx)
+    knowledge = ctx.knowledge if ctx is not None else load_knowledge()
+    if max_cuda is not None and knowledge.releases and max_cuda < min(r.version for r in knowledge.releases):
+        fixes["uv"] = [line for line in fixes["uv"] if "lower the fleet's driver" not in line]
+
+
 def answer(match: Match, ctx: ExplainContext | None, catalog: Catalog, text: str = "") -> Explanation:
     """The explanation for one matched class: cause, details, fixes with every placeholder filled from the lock, the
     host and the tables; a fix whose facts are missing is left out and `facts_needed` says what to run."""
@@ -1197,6 +1219,7 @@ def answer(match: Match, ctx: ExplainContext | None, catalog: Catalog, text: str
                     if filled not in fixes[kind]:
                         fixes[kind].append(filled)
                     break
+    _drop_futile(fixes, match, ctx)
     cause, lack = _fill(match.cls.cause, values)
     if cause is None:  # a cause names only captures; fall back to the template's words without them
         cause = _PLACEHOLDER.sub("it", match.cls.cause)
