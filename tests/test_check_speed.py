@@ -145,8 +145,16 @@ def test_an_early_uv_nobody_takes_is_ended(workspace_copy: Path, tmp_path: Path)
 # ---- the verdict cache ----
 
 
-def test_a_cached_verdict_says_exactly_what_the_rules_say(workspace_copy: Path, tmp_path: Path) -> None:
-    uv, cache = fake_uv(tmp_path), tmp_path / "cache"
+@pytest.mark.parametrize(
+    "answer",
+    [("Resolved 1 package in 1ms\n", 0), (STALE, 1), ("error: Network connectivity is disabled\n", 2)],
+    ids=["fresh", "stale", "undecided"],
+)
+def test_a_cached_verdict_says_exactly_what_the_rules_say(
+    workspace_copy: Path, tmp_path: Path, answer: tuple[str, int]
+) -> None:
+    """Text and --json (its summary, rules and environments count uv's answer too), cached or not."""
+    uv, cache = fake_uv(tmp_path, *answer), tmp_path / "cache"
     first = [lockgen(workspace_copy, cache, uv, "check", *a) for a in ([], ["--json"])]
     assert len(entries(cache)) == 1
     again = [lockgen(workspace_copy, cache, uv, "check", *a) for a in ([], ["--json"])]
@@ -158,6 +166,18 @@ def test_a_cached_verdict_says_exactly_what_the_rules_say(workspace_copy: Path, 
             == (c.returncode, c.stdout, c.stderr)
         )
     assert len(uv_runs(tmp_path)) == 6  # the cache never stands in for uv's freshness check
+    # and it is the document check_json makes from a whole report (rules and uv's answer together)
+    from lockgen.commands.check import check_json
+    from lockgen.model.workspace import load_workspace
+    from lockgen.rules.checking import run_check
+    from lockgen.seams.uvtool import UvResult
+
+    def same_answer(args: list[str], cwd: Path, **kw: object) -> UvResult:
+        return UvResult(("uv", *args), answer[1], "", answer[0])
+
+    ws = load_workspace(workspace_copy)
+    whole = check_json(ws, run_check(ws, runner=same_answer))
+    assert json.loads(first[1].stdout) == {"schema": 1, **whole}
 
 
 @pytest.mark.parametrize(
