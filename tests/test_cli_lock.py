@@ -53,6 +53,44 @@ def test_lock_json_after_lowering_the_driver(local_ws: Path, capsys: pytest.Capt
     assert main(["-C", str(local_ws), "check", "--no-uv"]) == 0
 
 
+WORLD_DIRECT = make_world(
+    {"2.10.0": "12.8", "2.14.0": "13.0"},
+    packages={
+        "helperlib": {"1.0.0": [], "2.0.0": []},
+        "servelib": {"0.19.0": ["torch==2.10.0", "helperlib<2"], "0.33.0": ["torch==2.14.0", "helperlib>=2"]},
+    },
+    members={"serve": ["servelib==0.33.0", "torch==2.14.0", "helperlib>=1"]},
+)
+
+
+@pytest.mark.uv
+def test_the_plan_names_a_direct_dependency_that_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the newcomer trial: a driver-550 lock moved train's own `transformers` 5.17.0 -> 4.57.6, and the plan
+    listed only CUDA-linked packages. A member's direct dependency that moves is part of the plan (helperlib here is
+    pure Python: it moves only because the older servelib needs helperlib<2)."""
+    urls = write_index(WORLD_DIRECT, tmp_path / "index").file_urls()
+    ws = write_workspace(
+        WORLD_DIRECT, tmp_path / "ws", index_urls=urls, lockgen={"driver": "580.65.06", "gpus": ["L4"]}
+    )
+    env = uv_env(tmp_path / "cache", offline=True)
+    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        if k.startswith("UV_") or k.lower().endswith("_proxy"):
+            monkeypatch.setenv(k, v)
+    subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
+    text = (ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570.124.06"')
+    (ws / "pyproject.toml").write_text(text)
+    code = main(["-C", str(ws), "lock", "--dry-run", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    changes = {c["package"]: (c["old"], c["new"]) for c in out["members"][0]["changes"]}
+    assert changes["helperlib"] == ("2.0.0", "1.0.0"), changes
+    assert changes["torch"] == ("2.14.0", "2.10.0")
+
+
 @pytest.mark.uv
 def test_bump_dry_run_prints_the_plan_and_writes_nothing(local_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (local_ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570"')

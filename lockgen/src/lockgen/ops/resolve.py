@@ -95,7 +95,7 @@ class MemberChange:
     member: str
     cuda_before: str | None
     cuda_after: str | None
-    changes: tuple[tuple[str, str | None, str | None], ...]  # (package, old, new), CUDA-linked packages only
+    changes: tuple[tuple[str, str | None, str | None], ...]  # (package, old, new): CUDA-linked and direct pins
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,12 @@ def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, st
             continue
         installed = ws.installed(name)
         mc = member_cuda_from(name, installed)
-        linked = {n: p.version for n, p in installed.items() if is_cuda_linked(p, installed) and not p.is_workspace}
+        direct = requirement_names(ws.members[name].data)  # the member's own pins: a move the user must see
+        linked = {
+            n: p.version
+            for n, p in installed.items()
+            if (n in direct or is_cuda_linked(p, installed)) and not p.is_workspace
+        }
         out[name] = (str(mc.cuda) if mc.cuda else None, linked)
     return out
 

@@ -421,18 +421,18 @@ def render_script_toml(
     tool = doc.get("tool")
     uv = tool.get("uv") if isinstance(tool, Table) else None
     if isinstance(uv, Table):
-        old = uv.get("index")
-        if old is not None:
+        old_indexes = uv.get("index")
+        if old_indexes is not None:
             dropped = {
-                str(ix.get("name"))
-                for ix in old
-                if str(ix.get("url", "")).rstrip("/") in ours or str(ix.get("name", "")).startswith("lockgen-")
+                str(t.get("name"))
+                for t in old_indexes
+                if str(t.get("url", "")).rstrip("/") in ours or str(t.get("name", "")).startswith("lockgen-")
             }
-            keep = [ix for ix in old if str(ix.get("name")) not in dropped]
+            keep = [t for t in old_indexes if str(t.get("name")) not in dropped]
             if keep:
                 aot = tomlkit.aot()
-                for ix in keep:
-                    aot.append(ix)
+                for t in keep:
+                    aot.append(t)
                 uv["index"] = aot
             else:
                 del uv["index"]
@@ -459,17 +459,21 @@ def render_script_toml(
         if not isinstance(uv, Table):
             tool["uv"] = uv = tomlkit.table()
     if isinstance(uv, Table):
-        for key, value in settings.items():
-            if value:
-                uv[key] = tomlkit.item(value).multiline(len(value) > 1) if isinstance(value, list) else value
-            elif key in uv:
-                del uv[key]
+        for setting, value in settings.items():
+            if isinstance(value, list) and value:
+                array = tomlkit.array()
+                array.extend(value)
+                uv[setting] = array.multiline(len(value) > 1)
+            elif value:
+                uv[setting] = value
+            elif setting in uv:
+                del uv[setting]
     if export.indexes and isinstance(uv, Table):  # always a table here: created above when there are indexes
         aot = uv.get("index") or tomlkit.aot()
-        for ix in export.indexes:
+        for index in export.indexes:
             entry = tomlkit.table()
-            entry["name"] = ix.name
-            entry["url"] = ix.url
+            entry["name"] = index.name
+            entry["url"] = index.url
             entry["explicit"] = True
             aot.append(entry)
         uv["index"] = aot

@@ -195,8 +195,8 @@ def rule_cuda_window(ws: Workspace) -> list[Violation]:
             if problems:
                 cudas = ", ".join(map(str, mc.versions)) or "/".join(f"{m}.x" for m in mc.majors)
                 per.setdefault((cudas, mc.torch or "", "; ".join(problems)), []).append(view.platform)
-        for (cudas, torch, problems), platforms in per.items():
-            found.setdefault((env.project, tuple(platforms), cudas, torch, problems), []).append(env.label)
+        for (cudas, torch, reasons), platforms in per.items():
+            found.setdefault((env.project, tuple(platforms), cudas, torch, reasons), []).append(env.label)
     out = []
     for (_, platforms, cudas, torch, problems), labels in _grouped(found):
         newest = window.newest
