@@ -30,15 +30,27 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+# this repository's workspace: what `lock`/`bump` read and write (the rest of the tree is the git-clone row's)
+WORKSPACE_FILES = (
+    "pyproject.toml",
+    "uv.lock",
+    ".python-version",
+    "workspaces/train/pyproject.toml",
+    "workspaces/serve/pyproject.toml",
+    "lockgen/pyproject.toml",
+)
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def fresh_copy(base: Path) -> Path:
-    from conftest import copy_workspace
-
+    """The repository's workspace files (pyprojects, lock, toolchain, notebooks) in a new folder under `base`."""
     dest = Path(tempfile.mkdtemp(prefix="bump-bench-", dir=base))
-    return copy_workspace(dest)
+    extra = [*(ROOT / "nix").glob("*.json"), *(ROOT / "notebooks").glob("*.py")]
+    for rel in (*WORKSPACE_FILES, *(p.relative_to(ROOT).as_posix() for p in extra)):
+        if (ROOT / rel).exists():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
 
 
 def fresh_clone(base: Path) -> Path:
