@@ -377,7 +377,7 @@ def run_matrix(
             slots = Slots(jobs)
             try:
                 with WorkspaceLock(root):  # one consistent snapshot of the project, never a half-applied one
-                    base = stage_copy(root, top / "base")
+                    base = stage_copy(root, top / "base", ws)  # lean when uv builds nothing
                     lock_bytes = (base / "uv.lock").read_bytes() if (base / "uv.lock").is_file() else b""
                 if refresh.poll() not in (None, 0):  # the skeleton was not enough (built metadata, path sources)
                     _end_process(refresh)
