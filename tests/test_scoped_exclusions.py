@@ -30,12 +30,13 @@ pytestmark = pytest.mark.uv
 
 # torch 2.14 is a CUDA 13.0 build, 2.10 a CUDA 12.8 one: a 570 fleet (CUDA <= 12.8) moves both members to torch 2.10,
 # and serve to servelib 0.19 - which (the planted row says) needs tfm < 5, although its metadata accepts any tfm
+PACKAGES = {
+    "tfm": {"4.0.0": [], "5.0.0": []},
+    "servelib": {"0.19.0": ["torch==2.10.0", "tfm"], "0.33.0": ["torch==2.14.0", "tfm"]},
+}
 WORLD = make_world(
     {"2.10.0": "12.8", "2.14.0": "13.0"},
-    packages={
-        "tfm": {"4.0.0": [], "5.0.0": []},
-        "servelib": {"0.19.0": ["torch==2.10.0", "tfm"], "0.33.0": ["torch==2.14.0", "tfm"]},
-    },
+    packages=PACKAGES,
     members={"train": ["tfm==5.0.0", "torch==2.14.0"], "serve": ["servelib==0.33.0", "torch==2.14.0"]},
 )
 ROW = """
@@ -170,3 +171,41 @@ def test_relocking_is_idempotent_and_the_scoped_requirement_is_managed(
 
 def toml_text(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
+
+
+WORLD_SHARED = make_world(
+    {"2.10.0": "12.8", "2.14.0": "13.0"},
+    packages=PACKAGES,
+    members={
+        "train": ["tfm==5.0.0", "torch==2.14.0"],
+        "serve": ["servelib==0.33.0", "torch==2.14.0"],
+        "tools": ["tfm"],
+    },
+)
+
+
+def test_an_exclusion_stays_workspace_wide_when_a_member_outside_the_conflict_installs_the_package(
+    tmp_path: Path, env: dict[str, str], runner: Callable[..., UvResult]
+) -> None:
+    """`tools` is in no conflict: uv resolves it with serve (and with train), so a requirement of serve's would bind it
+    anyway. The exclusion stays in the root's constraints, as before."""
+    urls = write_index(WORLD_SHARED, tmp_path / "index").file_urls()
+    ws = write_workspace(WORLD_SHARED, tmp_path / "ws", index_urls=urls, lockgen=FLEET)
+    text = (ws / "pyproject.toml").read_text()
+    doc = tomllib.loads(text)
+    assert len(doc["tool"]["uv"]["conflicts"][0]) == 3
+    import tomlkit
+
+    edited = tomlkit.parse(text)
+    edited["tool"]["uv"]["conflicts"] = [[{"package": "train"}, {"package": "serve"}]]
+    (ws / "pyproject.toml").write_text(tomlkit.dumps(edited))
+    subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
+    set_driver(ws, "570.124.06")
+    lock(ws, runner)
+    root = toml(ws / "pyproject.toml")
+    assert "tfm!=5.*,!=5.0.0.*" in root["tool"]["uv"]["constraint-dependencies"]
+    assert "tfm!=5.*,!=5.0.0.*" in root["tool"]["lockgen"]["managed-constraints"]
+    for m in ("train", "serve", "tools"):
+        data = toml(ws / f"workspaces/{m}/pyproject.toml")
+        assert "managed-requirements" not in data.get("tool", {}).get("lockgen", {}), m
+    assert member_locked(ws, "serve", "tfm") == "4.0.0" and member_locked(ws, "tools", "tfm") == "4.0.0"
