@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,12 +165,6 @@ def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
         if pkg is not None and pkg.version and is_cuda_linked(pkg, installed):
             out[name] = pkg.version
     return out
-
-
-def _requirements(pyproject_text: str) -> list[str]:
-    import tomllib
-
-    return list(tomllib.loads(pyproject_text).get("project", {}).get("dependencies", []))
 
 
 def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
@@ -554,7 +549,8 @@ class _Relock:
             if not ws_new.lock.by_name(m):
                 continue
             installed = ws_new.installed(m)
-            direct = set(requirement_names({"project": {"dependencies": _requirements(self.originals[m])}}))
+            # the user's requirements: a scoped exclusion (managed requirement) does not make the package a pinned one
+            direct = set(requirement_names(tomllib.loads(self.originals[m])))
             missing = [
                 normalize(p)
                 for p in self.cuda_index.packages
