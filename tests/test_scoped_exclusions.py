@@ -10,6 +10,7 @@ pin `transformers==5.17.0` moved to 4.57.6 although train never needed it. Here 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
@@ -209,3 +210,52 @@ def test_an_exclusion_stays_workspace_wide_when_a_member_outside_the_conflict_in
         data = toml(ws / f"workspaces/{m}/pyproject.toml")
         assert "managed-requirements" not in data.get("tool", {}).get("lockgen", {}), m
     assert member_locked(ws, "serve", "tfm") == "4.0.0" and member_locked(ws, "tools", "tfm") == "4.0.0"
+
+
+def inject(ws: Path, runner: Callable[..., UvResult], point: int, kind: str) -> None:
+    """Lock `ws`, failing in way `kind` (ENOSPC, or uv killed mid-write) at its `point`-th effect."""
+    from lockgen.errors import LockgenError
+
+    seen = {"n": 0}
+
+    def fault(effect: str) -> None:
+        seen["n"] += 1
+        if seen["n"] - 1 == point and kind == "oserror":
+            raise OSError(28, "No space left on device (injected)")
+
+    def killing(args: list[str], **kw: Any) -> UvResult:
+        if kind == "uv-killed" and seen["n"] == point + 1:  # the fault hook for this uv run just passed
+            lock_file = Path(str(kw["cwd"])) / "uv.lock"
+            lock_file.write_bytes(lock_file.read_bytes()[: len(lock_file.read_bytes()) // 3])
+            return UvResult(("uv", *args), -9, "", "killed")
+        return runner(args, **kw)
+
+    with pytest.raises(OSError if kind == "oserror" else LockgenError):
+        relock(ws, Request("lock"), runner=killing, pre_exclude=pre_exclude, steer=steer, fault=fault)
+
+
+@pytest.mark.slow
+def test_a_fault_at_any_effect_of_a_scoped_lock_leaves_every_file_as_it_was(
+    tmp_path: Path, index: dict[str, str], env: dict[str, str], runner: Callable[..., UvResult]
+) -> None:
+    """The scoped requirement is written through the same transaction as everything else: an error (ENOSPC) at any
+    write or uv run, or uv killed mid-write, leaves the project byte for byte as it was."""
+    template = new_ws(tmp_path / "template", index, env)
+    set_driver(template, "570.124.06")
+    effects: list[str] = []
+    counted = tmp_path / "counted"
+    shutil.copytree(template, counted)
+    relock(counted, Request("lock"), runner=runner, pre_exclude=pre_exclude, steer=steer, fault=effects.append)
+    assert "managed-requirements" in (counted / "workspaces/serve/pyproject.toml").read_text()
+    assert any(e.startswith("write ") for e in effects) and sum(e.startswith("uv ") for e in effects) >= 2
+    checked = 0
+    for point, effect in enumerate(effects):
+        for kind in ("oserror", "uv-killed") if effect.startswith("uv ") else ("oserror",):
+            ws = tmp_path / f"{point}-{kind}"
+            shutil.copytree(template, ws)
+            before = digest(ws)
+            inject(ws, runner, point, kind)
+            assert digest(ws) == before, (point, effect, kind)
+            assert not list(ws.rglob("*.tmp"))
+            checked += 1
+    assert checked == len(effects) + sum(e.startswith("uv ") for e in effects), checked
