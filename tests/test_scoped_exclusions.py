@@ -259,3 +259,35 @@ def test_a_fault_at_any_effect_of_a_scoped_lock_leaves_every_file_as_it_was(
             assert not list(ws.rglob("*.tmp"))
             checked += 1
     assert checked == len(effects) + sum(e.startswith("uv ") for e in effects), checked
+
+
+def test_uv_ignores_a_members_constraints_and_keeps_a_conflicting_members_requirement_to_itself(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Why the scoped exclusion is a `[project] dependencies` entry (what uv does, checked with the uv in use): uv
+    reads `constraint-dependencies` from the workspace root only (a member's is ignored: serve still gets tfm 5), and a
+    requirement of one of two conflicting members binds that member's fork only (train keeps tfm 5)."""
+    import re
+
+    import tomlkit
+
+    world = make_world(
+        {"2.10.0": "12.8"}, packages={"tfm": PACKAGES["tfm"]}, members={"train": ["tfm"], "serve": ["tfm"]}
+    )
+    urls = write_index(world, tmp_path / "index").file_urls()
+    ws = write_workspace(world, tmp_path / "ws", index_urls=urls)
+    serve = ws / "workspaces/serve/pyproject.toml"
+    doc = tomlkit.parse(serve.read_text())
+
+    def tfm_locked() -> list[str]:
+        subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
+        return sorted(re.findall(r'name = "tfm"\nversion = "([^"]+)"', (ws / "uv.lock").read_text()))
+
+    doc["tool"] = {"uv": {"constraint-dependencies": ["tfm<5"]}}
+    serve.write_text(tomlkit.dumps(doc))
+    assert tfm_locked() == ["5.0.0"]  # the member's constraint is ignored
+    del doc["tool"]
+    doc["project"]["dependencies"].append("tfm<5")
+    serve.write_text(tomlkit.dumps(doc))
+    assert tfm_locked() == ["4.0.0", "5.0.0"]
+    assert member_locked(ws, "serve", "tfm") == "4.0.0" and member_locked(ws, "train", "tfm") == "5.0.0"
