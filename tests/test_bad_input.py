@@ -163,6 +163,25 @@ def test_arbitrary_equality_with_no_version_is_not_an_exact_pin(
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", "tool.lockgen.managed-requirements: expected a list of strings"),
+        ('["tfm!=5.*", 3]', "tool.lockgen.managed-requirements[1]: expected a string"),
+        ('["tfm!!5"]', "tool.lockgen.managed-requirements[0]: 'tfm!!5' is not a PEP 508 requirement"),
+    ],
+)
+def test_a_members_managed_requirements_with_wrong_types(
+    workspace_copy: Path, capsys: pytest.CaptureFixture[str], value: str, expected: str
+) -> None:
+    """lockgen's exclusions scoped to one member (lockgen.ops.resolve.scope) are read back by the next lock."""
+    path = workspace_copy / "workspaces/serve/pyproject.toml"
+    edit(path, "[tool.lockgen]", f"[tool.lockgen]\nmanaged-requirements = {value}")
+    code, _, err = run(capsys, workspace_copy, "check", "--no-uv")
+    line = one_error_line(err)
+    assert code == 2 and line.startswith("lockgen: error: workspaces/serve/pyproject.toml: " + expected), line
+
+
+@pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (("bump", ""), "lockgen bump: PKG: '' is not a package name"),

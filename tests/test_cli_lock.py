@@ -186,6 +186,31 @@ def test_pypi_driver_570_relocks_both_members_to_cuda_12_8_or_older(repo_copy: P
 
 @pytest.mark.slow
 @pytest.mark.network
+def test_pypi_driver_550_steers_serve_off_transformers_5_without_moving_trains_pin(repo_copy: Path) -> None:
+    """The newcomer trial's friction 9 (notes/newcomer-trial.md): at 550, serve gets vllm 0.8.5, which needs
+    transformers < 5 (tables/data/hidden.toml). The exclusion was written workspace-wide and moved train's own
+    transformers==5.17.0 to 4.57.6; train and serve are in `[tool.uv] conflicts`, so it is serve's alone now."""
+    text = (repo_copy / "pyproject.toml").read_text()
+    (repo_copy / "pyproject.toml").write_text(re.sub(r'driver = "[^"]+"', 'driver = "550.54.15"', text, count=1))
+    before = digest(repo_copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockgen", "-C", str(repo_copy), "lock", "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    changes = {m["member"]: {c["package"]: (c["old"], c["new"]) for c in m["changes"]} for m in out["members"]}
+    assert changes["serve"]["vllm"][1].startswith("0.8.5") and "torch" in changes["train"]
+    assert "transformers" not in changes["train"], changes["train"].get("transformers")
+    assert any(e["package"] == "transformers" for e in out["excluded"])  # serve is still steered off transformers 5
+    assert not [c for c in out["constraints"] if c.startswith("transformers")]  # ... but not workspace-wide
+    assert digest(repo_copy) == before
+
+
+@pytest.mark.slow
+@pytest.mark.network
 def test_pypi_bump_dry_run_changes_nothing(repo_copy: Path) -> None:
     before = digest(repo_copy)
     proc = subprocess.run(

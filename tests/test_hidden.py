@@ -148,13 +148,14 @@ def test_complement(spec: str, expected: str | None) -> None:
 def test_the_vllm_row_excludes_transformers_5_not_vllm() -> None:
     (m,) = hidden.pair_matches("serve", inst(vllm="0.8.5.post1", transformers="5.17.0"), TABLE.rows)
     ex = hidden.exclusions(m)
-    assert sorted((n, v) for n, v, _ in ex) == [("transformers", "5"), ("transformers", "5.17.0")]
-    assert all("serve: vllm 0.8.5.post1 with transformers 5.17.0" in r for _, _, r in ex)
+    assert sorted((e.package, e.version) for e in ex) == [("transformers", "5"), ("transformers", "5.17.0")]
+    assert all("serve: vllm 0.8.5.post1 with transformers 5.17.0" in e.reason for e in ex)
+    assert {e.member for e in ex} == {"serve"}  # the member whose lock needs it (lockgen.ops.resolve scopes by it)
 
 
 def test_the_peft_row_excludes_every_series_from_its_floor_to_the_locked_one() -> None:
     (m,) = hidden.pair_matches("train", inst(peft="0.21.2", torchao="0.15.0"), TABLE.rows)
-    assert [v for _, v, _ in hidden.exclusions(m)] == ["0.19", "0.20", "0.21", "0.21.2"]
+    assert [e.version for e in hidden.exclusions(m)] == ["0.19", "0.20", "0.21", "0.21.2"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +188,7 @@ def test_every_exclusion_leaves_the_bad_set() -> None:
     for case in cases:
         for m in hidden.pair_matches("m", case, TABLE.rows):
             ex = hidden.exclusions(m)
-            (constraint,) = exclusion_constraints((n, v) for n, v, _ in ex)
+            (constraint,) = exclusion_constraints((e.package, e.version) for e in ex)
             req = Requirement(constraint)
             assert not req.specifier.contains(case[req.name].version, prereleases=True), constraint
 
@@ -257,7 +258,7 @@ def test_rule_and_steer_on_a_hand_written_lock(tmp_path: Path, monkeypatch: pyte
     found = [v for v in run_rules(ws) if v.rule == "hidden-req"]
     assert [(v.package, v.member) for v in found] == [("vllm", "serve")]
     assert "source: s1" in found[0].message and "vllm 0.8.5.post1 with transformers 5.17.0" in found[0].message
-    assert [(n, v) for n, v, _ in hidden.steer(ws)] == [("transformers", "5"), ("transformers", "5.17.0")]
+    assert [(n, v) for n, v, *_ in hidden.steer(ws)] == [("transformers", "5"), ("transformers", "5.17.0")]
 
 
 def test_check_cli_reports_hidden_req_with_exit_1(

@@ -246,3 +246,19 @@ def test_rules_flag_exactly_the_planted_violations(
     for v in run_rules(ws):
         found.add((v.rule, v.member if v.rule in ("one-cuda", "cuda-window", "strict-pin") else v.package))
     assert found == expected
+
+
+def test_strict_pin_skips_lockgen_s_own_scoped_exclusion_only() -> None:
+    """An exclusion lockgen writes into a member's dependencies (`[tool.lockgen] managed-requirements`, see
+    lockgen.ops.resolve.scope) keeps uv off some builds; it is not the member's version choice. The same text written
+    by the user is still judged: a range on a CUDA build."""
+    import dataclasses
+
+    pkgs, reqs = good_serve()
+    reqs["serve"].append("torch!=2.11.*")
+    ws = workspace(lock_doc(pkgs, ["serve"]), reqs)
+    assert [v.package for v in rule_strict_pins(ws)] == ["torch"]  # the user's: flagged
+    data = {"tool": {"lockgen": {"managed-requirements": ["torch!=2.11.*"]}}}
+    managed = dataclasses.replace(ws.members["serve"], data=data)
+    ws = dataclasses.replace(ws, members={"serve": managed})
+    assert rule_strict_pins(ws) == []  # lockgen's: skipped, while torch==2.14.0 beside it is judged as before

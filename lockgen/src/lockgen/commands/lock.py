@@ -12,10 +12,12 @@ One transaction: writes the fleet's CUDA window as caps on the CUDA runtime pack
 and excludes builds the fleet's driver cannot run; keeps every pin that still fits, frees the torch
 family (with what follows torch's version: transformers, peft, ... tables/data/hidden.toml) of members the
 fleet no longer admits; runs `uv lock`; steers uv away from builds whose CUDA disagrees with torch and
-from locked pairs that match a requirement the metadata hides (tables/data/hidden.toml); pins with == what uv
-chose; writes nix/toolchain.json and the notebook headers listed in [tool.lockgen] notebooks; runs the
-check. On any failure - uv fails or is killed, Ctrl-C, the check fails, a write fails - every file is
-restored byte for byte. A member's own floor ([tool.lockgen] ranges) that the fleet cannot run is named.
+from locked pairs that match a requirement the metadata hides (tables/data/hidden.toml) - an exclusion one
+member needs goes into that member's dependencies ([tool.lockgen] managed-requirements) when [tool.uv]
+conflicts keeps it apart from the other members that install the package; pins with == what uv chose;
+writes nix/toolchain.json and the notebook headers listed in [tool.lockgen] notebooks; runs the check.
+On any failure - uv fails or is killed, Ctrl-C, the check fails, a write fails - every file is restored
+byte for byte. A member's own floor ([tool.lockgen] ranges) that the fleet cannot run is named.
 exit codes: 0 done, 1 no solution or check failed, 2 bad input
 """
 

@@ -4,7 +4,8 @@ file and the key for a value of the wrong type or an unsafe path, so nothing fur
 
 Checked here: `[tool]`, `[tool.uv]` (workspace members/exclude, index, constraint-dependencies), `[tool.lockgen]`
 (managed entries, ranges, notebooks, cuda-index; the fleet keys are read by lockgen.model.fleet) and each member's
-`[project]` (name, dependencies as PEP 508 requirements - an exact pin is `==`, `===` only with a real version).
+`[project]` (name, dependencies as PEP 508 requirements - an exact pin is `==`, `===` only with a real version) with
+its `[tool.lockgen] managed-requirements` (requirements too).
 """
 
 from __future__ import annotations
@@ -114,7 +115,11 @@ def validate_member(data: Mapping[str, Any], file: str) -> None:
         key = f"project.optional-dependencies.{extra}"
         for i, req in enumerate(_strings(reqs, file, key, "requirement strings")):
             check_requirement(req, file, f"{key}[{i}]")
-    _table(_table(tool_table(data, file).get("uv"), file, "tool.uv").get("sources"), file, "tool.uv.sources")
+    tool = tool_table(data, file)
+    _table(_table(tool.get("uv"), file, "tool.uv").get("sources"), file, "tool.uv.sources")
+    lg = _table(tool.get("lockgen"), file, "tool.lockgen")
+    for i, req in enumerate(_strings(lg.get("managed-requirements"), file, "tool.lockgen.managed-requirements")):
+        check_requirement(req, file, f"tool.lockgen.managed-requirements[{i}]")
 
 
 def check_requirement(text: str, file: str, key: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable, Sequence
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ from lockgen.plan.constraints import exclusion_constraints, runtime_constraints
 from lockgen.plan.edit import (
     add_requirements,
     managed_constraints,
+    managed_requirements,
     requirement_names,
     set_cuda_index,
     set_exclude_newer,
     set_managed_constraints,
+    set_managed_requirements,
     set_requirements,
 )
 from lockgen.plan.exclusions import Excluded, PreExclusion
@@ -162,12 +165,6 @@ def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
         if pkg is not None and pkg.version and is_cuda_linked(pkg, installed):
             out[name] = pkg.version
     return out
-
-
-def _requirements(pyproject_text: str) -> list[str]:
-    import tomllib
-
-    return list(tomllib.loads(pyproject_text).get("project", {}).get("dependencies", []))
 
 
 def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
@@ -311,9 +308,11 @@ class _Relock:
         self.upgrade: set[str] = set()
         self.extra_constraints: list[str] = []
         self.pre: tuple[PreExclusion, ...] = tuple(pre_exclude(ws) if pre_exclude else ())  # fixed for the run
-        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them
-        self.steered: list[Excluded] = list(_previous_exclusions(ws))
+        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them: the
+        # workspace's (root constraints) and each target member's own (its managed requirements, `member` set)
+        self.steered: list[Excluded] = list(_previous_exclusions(ws, self.targets))
         self.entries: list[str] = []
+        self.scoped: dict[str, list[str]] = {}  # member -> its managed requirements (exclusions scoped to it)
         self.pins_written: dict[str, dict[str, str]] = {}
         self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
         self.originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in self.targets}
@@ -420,12 +419,39 @@ class _Relock:
             raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
 
     def write_root(self) -> None:
-        """The root pyproject: managed constraints (window caps, exclusions, --to), exclude-newer, CUDA index."""
+        """The root pyproject: managed constraints (window caps, exclusions, --to), exclude-newer, CUDA index. The
+        exclusions scoped to one member are that member's managed requirements (written with its pyproject)."""
         entries = list(runtime_constraints(self.window)) + [c for _, c, _ in self.pre]
-        entries += exclusion_constraints((n, v) for n, v, _ in self.steered)
+        entries += exclusion_constraints((e.package, e.version) for e in self.steered if not e.member)
         entries += self.extra_constraints
         self.entries = entries
+        self.scoped = {
+            m: list(exclusion_constraints((e.package, e.version) for e in self.steered if e.member == m))
+            for m in self.targets
+        }
         self.write_root_file()
+
+    def scope(self, ws_new: Workspace, found: Excluded) -> str:
+        """The member an exclusion is written for, or "" for the whole workspace (the root's constraints).
+
+        uv reads `constraint-dependencies` from the workspace root only, for every member. An exclusion that one
+        member needs is written into that member's `[project] dependencies` instead - where it binds that member
+        only - when `[tool.uv] conflicts` separates the member from every other member that installs the package
+        (uv then resolves them in separate forks: a requirement of one never reaches the other). Otherwise the two
+        share a resolution and the requirement would bind both anyway, so it stays workspace-wide, as it does when
+        several members need it or the member is not one this run writes."""
+        m = found.member
+        if not m or m not in self.targets or m not in ws_new.members:
+            return ""
+        apart = _conflicting(ws_new, m)
+        if not apart:
+            return ""
+        for other in ws_new.members:
+            if other == m or other in apart or not ws_new.lock.by_name(other):
+                continue
+            if found.package in ws_new.installed(other):
+                return ""
+        return m
 
     def root_text(self, base: str) -> str:
         """The root pyproject's own edits (managed constraints, exclude-newer, CUDA index) applied to `base`."""
@@ -445,7 +471,9 @@ class _Relock:
         self.write(self.root / "pyproject.toml", self.root_text(base))
 
     def write_member(self, member: str, text: str) -> None:
-        """Write a member's pyproject (the root's, composed with the root edits, when the root is the project)."""
+        """Write a member's pyproject (the root's, composed with the root edits, when the root is the project), with
+        the exclusions scoped to it as its managed requirements."""
+        text = set_managed_requirements(text, self.scoped.get(member, ()))
         if member == self.root_member:
             self.member_texts[member] = text
             self.write_root_file()
@@ -453,12 +481,16 @@ class _Relock:
             self.write(self.root / self.ws.members[member].pyproject_file, text)
 
     def write_relaxed(self) -> None:
-        """Each member pyproject: the original text with the pins that must move freed (floors applied)."""
+        """Each member pyproject: the original text with the pins that must move freed (floors applied), and the
+        exclusions scoped to it."""
         for m, specs in self.relax.items():
             wanted = {**specs, **self.floors.get(m, {})}
             file = self.ws.members[m].pyproject_file
             self.write_member(m, set_requirements(self.originals[m], wanted, record_ranges=False))
             self.pins_written[file] = {k: v for k, v in wanted.items() if v}
+        for m in self.targets:
+            if m not in self.relax and (self.scoped.get(m) or managed_requirements(self.ws.members[m].data)):
+                self.write_member(m, self.originals[m])
 
     # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
 
@@ -483,23 +515,24 @@ class _Relock:
                 continue  # re-resolve with the routed packages as direct requirements
             if self.steer is None:
                 return
-            known = {(n, v) for n, v, _ in self.steered}
-            bad = [b for b in self.steer(ws_new) if (b[0], b[1]) not in known]
+            found = [b._replace(member=self.scope(ws_new, b)) for b in self.steer(ws_new)]
+            bad = [b for b in found if not _covered(b, self.steered)]
             if not bad:
                 return
             if round_ == MAX_STEERING_ROUNDS:
                 raise CheckFailed(
                     "uv keeps choosing builds whose CUDA disagrees with torch after "
-                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r in bad)
+                    f"{MAX_STEERING_ROUNDS} exclusions: " + "; ".join(f"{n} {v}: {r}" for n, v, r, _ in bad)
                 )
             for b in bad:
-                self.reporter.step(f"steering: excluding {b[0]} {b[1]} ({b[2]})")
-            self.steered += bad
+                where = f" for {b.member} only" if b.member else ""
+                self.reporter.step(f"steering: excluding {b[0]} {b[1]}{where} ({b[2]})")
+            self.steered = _widened(self.steered + bad)
             self.write_root()
             # the members holding an excluded build free their torch family too (pure packages floored)
             for m in self.relax:
                 inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
-                if any(inst.get(n) is not None and inst[n].version == v for n, v, _ in bad):
+                if any(inst.get(n) is not None and inst[n].version == v for n, v, *_ in bad):
                     fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
                     self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
                     self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
@@ -516,7 +549,8 @@ class _Relock:
             if not ws_new.lock.by_name(m):
                 continue
             installed = ws_new.installed(m)
-            direct = set(requirement_names({"project": {"dependencies": _requirements(self.originals[m])}}))
+            # the user's requirements: a scoped exclusion (managed requirement) does not make the package a pinned one
+            direct = set(requirement_names(tomllib.loads(self.originals[m])))
             missing = [
                 normalize(p)
                 for p in self.cuda_index.packages
@@ -626,7 +660,7 @@ class _Relock:
         members = _diff(self.before, _snapshot_members(final))
         moved = {name for m in members for name, _, _ in m.changes}
         pre = [p for p in self.pre if p[0] in moved]
-        earlier = set(_previous_exclusions(self.ws))
+        earlier = set(_previous_exclusions(self.ws, self.targets))
         steered = [s for s in self.steered if s not in earlier or s[0] in moved]
         return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
 
@@ -638,19 +672,61 @@ def upgrades_of(family: set[str]) -> set[str]:
 
 
 def _excl(pre: Sequence[PreExclusion], steered: Sequence[Excluded]) -> tuple[PreExclusion, ...]:
-    return tuple(pre) + tuple(PreExclusion(n, exclusion_constraints([(n, v)])[0], r) for n, v, r in steered)
+    return tuple(pre) + tuple(PreExclusion(e[0], exclusion_constraints([(e[0], e[1])])[0], e[2]) for e in steered)
 
 
-def _previous_exclusions(ws: Workspace) -> list[Excluded]:
-    """`name!=v.*` entries of the current managed constraints."""
+def _parse_exclusions(entries: Sequence[str], member: str, reason: str) -> list[Excluded]:
     import re
 
     out = []
-    for entry in managed_constraints(ws.pyproject):
+    for entry in entries:
         m = re.fullmatch(r"([A-Za-z0-9_.-]+)((?:,?!=[^,]+\.\*)+)", entry)
         if m:
             for v in re.findall(r"!=([^,]+)\.\*", m.group(2)):
-                out.append(Excluded(normalize(m.group(1)), v, "excluded by an earlier lockgen run"))
+                out.append(Excluded(normalize(m.group(1)), v, reason, member))
+    return out
+
+
+def _previous_exclusions(ws: Workspace, targets: Sequence[str] = ()) -> list[Excluded]:
+    """`name!=v.*` entries of the current managed constraints, and of the managed requirements of the `targets`
+    members (scoped to each)."""
+    out = _parse_exclusions(managed_constraints(ws.pyproject), "", "excluded by an earlier lockgen run")
+    for m in targets:
+        if m in ws.members:
+            why = f"excluded for {m} by an earlier lockgen run"
+            out += _parse_exclusions(managed_requirements(ws.members[m].data), m, why)
+    return _widened(out)
+
+
+def _covered(found: Excluded, steered: Sequence[Excluded]) -> bool:
+    """Whether `found` is excluded already: for the whole workspace, or for its member."""
+    return any(
+        (e.package, e.version) == (found.package, found.version) and (not e.member or e.member == found.member)
+        for e in steered
+    )
+
+
+def _widened(steered: Sequence[Excluded]) -> list[Excluded]:
+    """Exclusions without the member-scoped ones that a workspace-wide one of the same version covers."""
+    wide = {(e.package, e.version) for e in steered if not e.member}
+    return [e for e in steered if not e.member or (e.package, e.version) not in wide]
+
+
+def _conflicting(ws: Workspace, member: str) -> set[str]:
+    """The members `[tool.uv] conflicts` declares in conflict with `member` as whole packages (`{package = ...}`
+    items without `extra` or `group`): uv resolves them in separate forks."""
+    uv = ws.pyproject.get("tool", {}).get("uv", {})
+    out: set[str] = set()
+    for group in uv.get("conflicts", []) if isinstance(uv, Mapping) else []:
+        if not isinstance(group, list):
+            continue
+        names = {
+            normalize(str(item["package"]))
+            for item in group
+            if isinstance(item, Mapping) and "package" in item and "extra" not in item and "group" not in item
+        }
+        if member in names:
+            out |= names - {member}
     return out
 
 

@@ -1,8 +1,8 @@
 """Editing pyproject.toml text with tomlkit: comments and layout survive, only the named keys change.
 
 Every function is pure: TOML text in, TOML text out. lockgen owns some entries of the user's tables and
-records which in `[tool.lockgen]` (`managed-constraints`, `managed-sources`), so it never touches the
-user's own entries.
+records which in `[tool.lockgen]` (`managed-constraints`, `managed-sources`; in a member, `managed-requirements`),
+so it never touches the user's own entries.
 """
 
 from __future__ import annotations
@@ -54,6 +54,47 @@ def set_managed_constraints(text: str, entries: Iterable[str]) -> str:
 def managed_constraints(data: Mapping[str, Any]) -> tuple[str, ...]:
     """lockgen's own constraint entries, from a parsed root pyproject."""
     return tuple(data.get("tool", {}).get("lockgen", {}).get("managed-constraints", ()))
+
+
+def managed_requirements(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """lockgen's own entries of a member's `[project] dependencies` (exclusions scoped to that member), from its
+    parsed pyproject; they are not the user's requirements (`requirement_names` and `set_requirements` skip them)."""
+    tool = data.get("tool", {})
+    lg = tool.get("lockgen", {}) if isinstance(tool, Mapping) else {}
+    return tuple(lg.get("managed-requirements", ())) if isinstance(lg, Mapping) else ()
+
+
+def set_managed_requirements(text: str, entries: Iterable[str]) -> str:
+    """Replace lockgen's own entries of a member's `[project] dependencies` with `entries` (recorded in
+    `[tool.lockgen] managed-requirements`); the user's entries and the text around them stay as they are."""
+    new = list(dict.fromkeys(entries))
+    doc = tomlkit.parse(text)
+    project = doc.get("project")
+    if project is None:
+        return text
+    tool = doc.get("tool")
+    lg = tool.get("lockgen") if tool is not None else None
+    old = [str(e) for e in lg.get("managed-requirements", [])] if lg is not None else []
+    deps = project.get("dependencies")
+    present = [str(d) for d in deps] if deps is not None else []
+    if old == new and all(e in present for e in new):
+        return text  # nothing to change: the text stays byte for byte
+    if deps is None:
+        project["dependencies"] = deps = _array([])
+    owned = set(old)
+    for i in reversed(range(len(deps))):
+        if str(deps[i]) in owned:
+            del deps[i]
+    user = {str(d) for d in deps}
+    for e in new:
+        if e not in user:
+            deps.append(e)
+    lg = _table(_table(doc, "tool"), "lockgen")
+    if new:
+        lg["managed-requirements"] = _array(new)
+    elif "managed-requirements" in lg:
+        del lg["managed-requirements"]
+    return tomlkit.dumps(doc)
 
 
 def set_exclude_newer(text: str, stamp: str) -> str:
@@ -128,11 +169,14 @@ def set_requirements(text: str, specs: Mapping[str, str | None], record_ranges: 
     if project is None or "dependencies" not in project:
         return text
     deps = project["dependencies"]
+    owned = set(managed_requirements(doc))
     wanted = {normalize(k): v for k, v in specs.items()}
     tool = doc.get("tool", {})
     ranges = dict(tool.get("lockgen", {}).get("ranges", {})) if tool else {}
     changed_ranges = False
     for i, item in enumerate(list(deps)):
+        if str(item) in owned:
+            continue  # lockgen's scoped exclusion, not the user's requirement
         req = Requirement(str(item))
         name = normalize(req.name)
         if name not in wanted:
@@ -165,7 +209,8 @@ def add_requirements(text: str, names: list[str]) -> str:
     if "dependencies" not in project:
         project["dependencies"] = _array([])
     deps = project["dependencies"]
-    have = {normalize(Requirement(str(d)).name) for d in deps}
+    owned = set(managed_requirements(doc))
+    have = {normalize(Requirement(str(d)).name) for d in deps if str(d) not in owned}
     added = False
     for n in names:
         if normalize(n) not in have:
@@ -179,9 +224,13 @@ def _is_pin(spec: str) -> bool:
 
 
 def requirement_names(data: Mapping[str, Any]) -> dict[str, str]:
-    """name -> specifier text of a parsed pyproject's `[project] dependencies`."""
+    """name -> specifier text of a parsed pyproject's `[project] dependencies` (the user's: lockgen's scoped
+    exclusions, `managed_requirements`, are left out)."""
     out = {}
+    owned = set(managed_requirements(data))
     for text in data.get("project", {}).get("dependencies", []):
+        if text in owned:
+            continue
         req = Requirement(text)
         out[normalize(req.name)] = str(req.specifier)
     return out

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lockgen.model.workspace import Workspace
-from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.plan.exclusions import Excluded, PreExclusion, merged
 from lockgen.tables.hidden import HiddenRow, HiddenTable, contains, load_hidden
 
 MAX_SERIES = 64  # version series one exclusion may name (a bound far from the locked version: only that series)
@@ -158,13 +158,10 @@ def exclusions(match: PairMatch) -> list[Excluded]:
         name, version = row.package, match.version
         series = excluded_series(version, row.versions, bad_is_complement=False)
     # the exact version too: lockgen.ops.resolve frees the torch family of the members that hold it
-    return [Excluded(name, s, reason) for s in dict.fromkeys([*series, version.split("+")[0]])]
+    return [Excluded(name, s, reason, match.member) for s in dict.fromkeys([*series, version.split("+")[0]])]
 
 
 def steer(ws: Workspace, table: HiddenTable | None = None) -> list[Excluded]:
-    """What to exclude after a resolution (versions or series), deduplicated."""
-    out: dict[tuple[str, str], str] = {}
-    for m in matches(ws, table):
-        for name, series, reason in exclusions(m):
-            out.setdefault((name, series), reason)
-    return sorted(Excluded(n, s, r) for (n, s), r in out.items())
+    """What to exclude after a resolution (versions or series), deduplicated; each names the member that needs it
+    ("" when several do: lockgen.ops.resolve writes it for the whole workspace)."""
+    return merged(e for m in matches(ws, table) for e in exclusions(m))

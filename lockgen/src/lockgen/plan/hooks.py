@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from lockgen.model.workspace import Workspace
 from lockgen.plan import hidden, steering
-from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.plan.exclusions import Excluded, PreExclusion, merged
 
 PreExclude = Callable[[Workspace], list[PreExclusion]]
 Steer = Callable[[Workspace], list[Excluded]]
@@ -26,4 +26,4 @@ def pre_exclude(ws: Workspace) -> list[PreExclusion]:
 
 def steer(ws: Workspace) -> list[Excluded]:
     """Exclusions after a resolve: builds whose CUDA disagrees with torch, pairs that match a hidden requirement."""
-    return steering.steer(ws) + hidden.steer(ws)
+    return merged(steering.steer(ws) + hidden.steer(ws))

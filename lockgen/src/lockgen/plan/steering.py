@@ -16,7 +16,7 @@ from typing import NamedTuple
 from lockgen.model.cudadetect import member_cuda_from
 from lockgen.model.window import Window
 from lockgen.model.workspace import Workspace
-from lockgen.plan.exclusions import Excluded, PreExclusion
+from lockgen.plan.exclusions import Excluded, PreExclusion, merged
 from lockgen.seams.elfscan import BuildRow, load_build_table, lookup_build
 from lockgen.tables.versions import CudaVersion
 
@@ -126,5 +126,5 @@ def mismatches(ws: Workspace) -> list[BuildMismatch]:
 
 
 def steer(ws: Workspace) -> list[Excluded]:
-    """Builds to exclude after a resolution."""
-    return sorted({Excluded(p, v, f"{m}: {r}") for m, p, v, r in mismatches(ws)})
+    """Builds to exclude after a resolution, each with the member that needs it ("" when several do)."""
+    return merged(Excluded(p, v, f"{m}: {r}", m) for m, p, v, r in mismatches(ws))

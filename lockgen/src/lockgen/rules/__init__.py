@@ -18,6 +18,7 @@ from lockgen.model.cudadetect import ships_cuda_build
 from lockgen.model.lockfile import LockedPackage, normalize
 from lockgen.model.projection import PLATFORMS, environment
 from lockgen.model.workspace import Member, Workspace
+from lockgen.plan.edit import managed_requirements
 from lockgen.seams.checkfast import lock_fresh_violations as lock_fresh_violations  # re-exported (rule e)
 from lockgen.seams.redact import redact_url as redact
 
@@ -94,7 +95,12 @@ def rule_strict_pins(ws: Workspace) -> list[Violation]:
             (f"project.dependencies[{i}]", t) for i, t in enumerate(member.requirements)
         )
         file = "uv.lock" if member.dynamic and rows and rows[0][0].startswith("uv.lock") else member.pyproject_file
+        # lockgen's own exclusions scoped to this member (`xformers!=0.0.35.*`) only keep uv away from builds; the
+        # version is chosen by the user's requirement beside it (or by what needs the package), judged as such
+        owned = set(managed_requirements(member.data))
         for key, text in rows:
+            if text in owned and key.startswith("project.dependencies"):
+                continue
             try:
                 req = Requirement(text)
             except InvalidRequirement as e:
