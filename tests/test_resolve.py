@@ -123,6 +123,70 @@ def test_bump_with_nothing_to_do_runs_uv_once_and_changes_nothing(ws: Path, runn
     assert digest(ws) == before
 
 
+def counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every load_workspace call from here on, by the root it read."""
+    import lockgen.model.workspace
+    import lockgen.ops.resolve
+
+    real = lockgen.model.workspace.load_workspace
+    calls: list[Path] = []
+
+    def counted(root: Path, *a: object, **k: object):  # type: ignore[no-untyped-def]
+        calls.append(root)
+        return real(root, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lockgen.model.workspace, "load_workspace", counted)
+    monkeypatch.setattr(lockgen.ops.resolve, "load_workspace", counted)
+    return calls
+
+
+def test_a_lock_that_fits_reads_the_workspace_three_times(
+    ws: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three states: the project (checked before it is copied), the staging copy, the copy after the one uv run. The
+    lock fits, so every file goes back as it was: the check reuses the copy's first read. Before: 5 reads."""
+    calls = counting_loads(monkeypatch)
+    out = go(ws, Request("lock"), runner)
+    assert out.uv_runs == 1 and out.changed_files == ()
+    assert len(calls) == 3 and calls[0] == ws and ws not in calls[1:]
+
+
+def test_a_lock_that_moves_reads_once_more_per_uv_run(
+    ws: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Driver 570: resolve, then a second uv run records the pins - a new state, read once. Before: 5 reads."""
+    set_driver(ws, "570")
+    calls = counting_loads(monkeypatch)
+    out = go(ws, Request("lock"), runner)
+    assert out.uv_runs == 2 and len(calls) == 4
+
+
+def test_a_bump_reads_the_workspace_once_per_state(
+    ws: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The family moves: project, copy, after resolving, after the second uv run records the pins. Before: 5 reads."""
+    set_driver(ws, "570")
+    go(ws, Request("lock"), runner)
+    (ws / "pyproject.toml").write_text(
+        (ws / "pyproject.toml").read_text().replace('driver = "570"', 'driver = "580.65.06"')
+    )
+    calls = counting_loads(monkeypatch)
+    out = go(ws, Request("bump", package="torch"), runner)
+    assert {m.member: (m.cuda_before, m.cuda_after) for m in out.members}["serve"] == ("12.8", "13.0")
+    assert out.uv_runs == 2 and len(calls) == 4
+
+
+def test_a_bump_with_nothing_to_move_reads_the_workspace_three_times(
+    ws: Path, runner: Callable[..., UvResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One uv run and every file put back: project, copy, after uv; the check reuses the copy's first read. Before:
+    5 reads."""
+    go(ws, Request("lock"), runner)
+    calls = counting_loads(monkeypatch)
+    out = go(ws, Request("bump", package="torch"), runner)
+    assert out.uv_runs == 1 and out.changed_files == () and len(calls) == 3
+
+
 def test_bump_to_a_missing_version_explains_and_restores(ws: Path, runner: Callable[..., UvResult]) -> None:
     before = digest(ws)
     with pytest.raises(ResolutionFailed) as e:

@@ -255,16 +255,19 @@ def relock_here(
     finalize: bool = True,
 ) -> Outcome:
     """The lock/bump steps in place at `root` (a staging copy: `relock` and `matrix` call it on one), inside a
-    Transaction that restores every file on failure."""
+    Transaction that restores every file on failure.
+
+    The workspace is read once per state of its files: here at the start, after each uv run (which rewrites uv.lock
+    from pyprojects lockgen edited), and once more only when the pins need a second uv run to be recorded; a step
+    that leaves the files as an earlier read saw them is handed that value."""
     run = _Relock(root, request, reporter, runner, pre_exclude, steer)
     with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
         run.tx = tx
         run.plan()
-        run.resolve()
+        resolved = run.resolve()
         if not finalize:
-            return run.outcome(load_workspace(root), ())
-        run.repin_and_record()
-        final = run.finish()
+            return run.outcome(resolved, ())
+        final = run.finish(run.repin_and_record(resolved))
         changed = tuple(
             sorted(
                 str(p.relative_to(root))
@@ -494,8 +497,9 @@ class _Relock:
 
     # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
 
-    def resolve(self) -> None:
-        """Run uv until no steering is needed (at most MAX_STEERING_ROUNDS re-resolutions)."""
+    def resolve(self) -> Workspace:
+        """Run uv until no steering is needed (at most MAX_STEERING_ROUNDS re-resolutions); the workspace as the last
+        uv run left it."""
         upgrade_args = [a for p in sorted(self.upgrade) for a in ("--upgrade-package", p)]
         for round_ in range(MAX_STEERING_ROUNDS + 1):
             res = self.uv(
@@ -514,11 +518,11 @@ class _Relock:
             if self.route_transitive(ws_new):
                 continue  # re-resolve with the routed packages as direct requirements
             if self.steer is None:
-                return
+                return ws_new
             found = [b._replace(member=self.scope(ws_new, b)) for b in self.steer(ws_new)]
             bad = [b for b in found if not _covered(b, self.steered)]
             if not bad:
-                return
+                return ws_new
             if round_ == MAX_STEERING_ROUNDS:
                 raise CheckFailed(
                     "uv keeps choosing builds whose CUDA disagrees with torch after "
@@ -537,6 +541,8 @@ class _Relock:
                     self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
                     self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
             self.write_relaxed()
+        # the last round added routed requirements (route_transitive) and ran out: the pyprojects changed since uv ran
+        return load_workspace(self.root)
 
     def route_transitive(self, ws_new: Workspace) -> bool:
         """uv applies [tool.uv.sources] to a project's direct dependencies only: a member that gets a routed package
@@ -568,9 +574,10 @@ class _Relock:
 
     # -- 5: strict pins, recorded by uv --
 
-    def repin_and_record(self) -> None:
-        """Pin with == what uv chose; record the pins in uv.lock (no second uv run when nothing needs it)."""
-        ws, ws_new, tx = self.ws, load_workspace(self.root), self.tx
+    def repin_and_record(self, ws_new: Workspace) -> Workspace:
+        """Pin with == what uv chose (`ws_new`: the workspace as uv's last run left it); record the pins in uv.lock (no
+        second uv run when nothing needs it). Returns the final workspace: read again only after that second run."""
+        ws, tx = self.ws, self.tx
         for m in self.relax:
             installed = ws_new.installed(m)
             direct = requirement_names(ws_new.members[m].data)
@@ -588,22 +595,23 @@ class _Relock:
             for p, data in tx.snapshot.items():
                 if data is not None and (p.read_bytes() if p.exists() else None) != data:
                     tx.write(p, data)
-        elif all(p.read_bytes() == self.seen_by_uv.get(p) for p in pyprojects):
-            pass  # the pins equal what uv resolved from: its lock is already the final one
-        else:
-            res = self.uv(["lock"], "recording the pins")
-            if res.returncode != 0:
-                raise self.fail(res)
+            return ws  # every file is as it was read at the start
+        if all(p.read_bytes() == self.seen_by_uv.get(p) for p in pyprojects):
+            return ws_new  # the pins equal what uv resolved from: its lock is already the final one
+        res = self.uv(["lock"], "recording the pins")
+        if res.returncode != 0:
+            raise self.fail(res)
+        return load_workspace(self.root)
 
     # -- 6: what follows from the lock, and the check --
 
-    def finish(self) -> Workspace:
-        """Write nix/toolchain.json and the notebook headers; run the check (CheckFailed restores everything)."""
+    def finish(self, ws_final: Workspace) -> Workspace:
+        """Write nix/toolchain.json and the notebook headers (from `ws_final`, the workspace as the lock/bump leaves
+        it); run the check (CheckFailed restores everything)."""
         from lockgen.plan.notebooks import notebooks, refreshed
         from lockgen.rules.checking import run_check
         from lockgen.rules.registry import PROJECT_RULES
 
-        ws_final = load_workspace(self.root)
         if self.request.kind == "bump":
             self.refuse_downgrades(ws_final)
         if wants_toolchain(ws_final):
