@@ -18,9 +18,10 @@ from typing import Any
 
 from lockgen.errors import LockgenError
 from lockgen.model.cudadetect import is_cuda_linked, member_cuda_from
-from lockgen.model.cudaindex import cuda_index_from_config
+from lockgen.model.cudaindex import CudaIndex, IndexChoice, cuda_index_from_config
 from lockgen.model.family import family_of
 from lockgen.model.lockfile import normalize
+from lockgen.model.window import Window
 from lockgen.model.workspace import Workspace, load_workspace
 from lockgen.ops.nosolution import Attempt, explain_failure, explain_uv_failure, floor_conflicts
 from lockgen.plan import hooks
@@ -167,8 +168,11 @@ def cuda_linked_pins(ws: Workspace, member: str) -> dict[str, str]:
     return out
 
 
-def _snapshot_members(ws: Workspace) -> dict[str, tuple[str | None, dict[str, str | None]]]:
-    out = {}
+Snapshot = dict[str, tuple[str | None, dict[str, str | None]]]  # member -> (its CUDA, package -> version)
+
+
+def _snapshot_members(ws: Workspace) -> Snapshot:
+    out: Snapshot = {}
     for name in ws.members:
         if not ws.lock.by_name(name):
             continue
@@ -260,10 +264,11 @@ def relock_here(
     The workspace is read once per state of its files: here at the start, after each uv run (which rewrites uv.lock
     from pyprojects lockgen edited), and once more only when the pins need a second uv run to be recorded; a step
     that leaves the files as an earlier read saw them is handed that value."""
-    run = _Relock(root, request, reporter, runner, pre_exclude, steer)
-    with Transaction(root, workspace_files(run.ws), fault=fault, take_lock=False) as tx:
+    plan = make_plan(load_workspace(root, allow_missing_lock=request.kind == "lock"), request, pre_exclude)
+    run = _Relock(plan, reporter, runner, steer)
+    with Transaction(root, workspace_files(plan.ws), fault=fault, take_lock=False) as tx:
         run.tx = tx
-        run.plan()
+        run.begin()
         resolved = run.resolve()
         if not finalize:
             return run.outcome(resolved, ())
@@ -278,73 +283,196 @@ def relock_here(
     return run.outcome(final, changed)
 
 
-class _Relock:
-    """The steps of one lock/bump; `relock` runs them inside the transaction (`self.tx`)."""
+@dataclass(frozen=True)
+class RelockPlan:
+    """What one lock/bump works from, decided before anything is written and fixed for the run."""
 
-    def __init__(
-        self,
-        root: Path,
-        request: Request,
-        reporter: Reporter,
-        runner: Runner,
-        pre_exclude: PreExclude | None,
-        steer: Steer | None,
-    ) -> None:
-        self.root, self.request, self.reporter, self.runner, self.steer = root, request, reporter, runner, steer
-        self.ws = ws = load_workspace(root, allow_missing_lock=request.kind == "lock")
-        self.window = ws.window
-        if not self.window.allowed:
-            raise EmptyWindow(empty_window_message(self.window))
-        self.fresh = not ws.lock.packages  # no uv.lock yet: resolve from the pyprojects, then pin
-        members = list(ws.members) if self.fresh else [m for m in ws.members if ws.lock.by_name(m)]
-        if request.member and request.member not in members:
-            raise LockgenError(
-                f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})"
-            )
-        self.targets = [request.member] if request.member else members
-        self.before = _snapshot_members(ws)
+    root: Path
+    request: Request
+    ws: Workspace  # the workspace as read at the start
+    targets: tuple[str, ...]  # the members this run re-locks
+    fresh: bool  # no uv.lock yet: resolve from the pyprojects, then pin
+    before: Snapshot  # each member's CUDA and pins, for the report
+    pre: tuple[PreExclusion, ...]  # exclusions the fleet asks for before resolving (lockgen.plan.hooks)
+    previous: tuple[Excluded, ...]  # exclusions earlier runs wrote (they are facts about builds)
+    original_root: str  # the root pyproject's text
+    originals: Mapping[str, str]  # each target member's pyproject text
+    root_member: str | None  # the target member that is the root project (one file holds both edits)
+    stamp: str | None  # exclude-newer to write, or None to keep the project's
+    cuda_index: CudaIndex | None
+    chosen: IndexChoice | None  # the CUDA index's variant inside the window
+    upgrade: frozenset[str]  # what uv frees (--upgrade-package)
+    extra_constraints: tuple[str, ...]  # `name==version` for a `bump --to` of a package no member names
+    relax: Mapping[str, Mapping[str, str | None]]  # member -> name -> new specifier (None: freed), at the start
+    floors: Mapping[str, Mapping[str, str]]  # member -> name -> `>=current` for relaxed pure-Python packages
+
+    @property
+    def window(self) -> Window:
+        """The fleet's CUDA window."""
+        return self.ws.window
+
+
+def make_plan(ws: Workspace, request: Request, pre_exclude: PreExclude | None) -> RelockPlan:
+    """The plan for `request` on `ws` (LockgenError when it cannot run: no CUDA for the fleet, an unknown member,
+    nothing to bump)."""
+    root = ws.root
+    if not ws.window.allowed:
+        raise EmptyWindow(empty_window_message(ws.window))
+    fresh = not ws.lock.packages
+    members = list(ws.members) if fresh else [m for m in ws.members if ws.lock.by_name(m)]
+    if request.member and request.member not in members:
+        raise LockgenError(f"--member {request.member}: not a member of this workspace (members: {', '.join(members)})")
+    targets = (request.member,) if request.member else tuple(members)
+    before = _snapshot_members(ws)
+    pre = tuple(pre_exclude(ws) if pre_exclude else ())
+    # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them: the
+    # workspace's (root constraints) and each target member's own (its managed requirements, `member` set)
+    previous = tuple(_previous_exclusions(ws, targets))
+    original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
+    originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in targets}
+    # when the root is itself a project, its requirements and the fleet's caps live in one file: both edits
+    # are composed into it (the member edit first, then the root's tables), never one over the other
+    root_member = next((m for m in targets if ws.members[m].path == "."), None)
+    uv_cfg = ws.pyproject.get("tool", {}).get("uv", {})
+    # exclude-newer: kept as the project has it; `bump` moves it to now; a project without one gets one only when
+    # it is locked from nothing (adding it to an existing lock would make uv re-resolve everything)
+    current = uv_cfg.get("exclude-newer")
+    stamp: str | None
+    if request.exclude_newer:
+        stamp = request.exclude_newer
+    elif request.kind == "bump":
+        stamp = now_stamp() if current else None
+    else:
+        stamp = str(current) if current else (now_stamp() if fresh else None)
+    cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
+    chosen = cuda_index.choose(ws.window) if cuda_index else None
+    upgrade: set[str] = set()
+    extra: list[str] = []
+    relax: dict[str, dict[str, str | None]] = {}
+    if request.kind == "bump":
+        upgrade, extra, relax = _bump_moves(ws, request, targets)
+    else:
+        # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
+        # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
+        # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
+        for m in targets:
+            relax[m] = {}
+            moving = set() if fresh else _must_move(ws, m, pre)
+            if moving:
+                upgrade |= moving
+                relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
+    # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
+    # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
+    # solution that way, they are freed too (one more uv run). `bump` does so from the start (it never
+    # downgrades what the user did not name), `lock` in steering rounds.
+    floors = {m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in relax.items()}
+    return RelockPlan(
+        root=root,
+        request=request,
+        ws=ws,
+        targets=targets,
+        fresh=fresh,
+        before=before,
+        pre=pre,
+        previous=previous,
+        original_root=original_root,
+        originals=originals,
+        root_member=root_member,
+        stamp=stamp,
+        cuda_index=cuda_index,
+        chosen=chosen,
+        upgrade=frozenset(upgrade),
+        extra_constraints=tuple(extra),
+        relax=relax,
+        floors=floors,
+    )
+
+
+def _bump_moves(
+    ws: Workspace, request: Request, targets: Sequence[str]
+) -> tuple[set[str], list[str], dict[str, dict[str, str | None]]]:
+    """What a bump frees in uv, the constraints a `--to` adds, and each member's relaxed pins."""
+    assert request.package
+    pkg = normalize(request.package)
+    upgrade: set[str] = set()
+    extra: list[str] = []
+    relax: dict[str, dict[str, str | None]] = {}
+    for m in targets:
+        fam = family_of(pkg, ws.installed(m))
+        if not fam:
+            continue
+        upgrade |= upgrades_of(fam)
+        direct = set(requirement_names(ws.members[m].data))
+        relax[m] = {n: None for n in fam & direct}
+        if request.to:
+            if pkg in direct:
+                relax[m][pkg] = f"=={request.to}"
+            else:
+                extra.append(f"{pkg}=={request.to}")
+    if not relax:
+        where = f"member {request.member}" if request.member else "any member"
+        raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
+    return upgrade, extra, relax
+
+
+@dataclass
+class RelockState:
+    """What changes while one lock/bump runs: the steering rounds' findings and what has been written."""
+
+    relax: dict[str, dict[str, str | None]]  # member -> name -> new specifier (None: freed)
+    floors: dict[str, dict[str, str]]
+    bases: dict[str, str]  # the member texts the edits start from: the originals, plus routed requirements added
+    steered: list[Excluded]  # exclusions in force: the earlier runs' and this run's steering
+    uv_runs: int = 0
+    seen_by_uv: dict[Path, bytes] = field(default_factory=dict)  # the pyprojects as the last uv run saw them
+    pins_written: dict[str, dict[str, str]] = field(default_factory=dict)  # pyproject -> the pins lockgen wrote
+    member_texts: dict[str, str] = field(default_factory=dict)  # the root project's edited text (root_member)
+
+    @classmethod
+    def start(cls, plan: RelockPlan) -> RelockState:
+        """The state before the first write."""
+        return cls(
+            relax={m: dict(specs) for m, specs in plan.relax.items()},
+            floors={m: dict(f) for m, f in plan.floors.items()},
+            bases=dict(plan.originals),
+            steered=list(plan.previous),
+        )
+
+
+class _Relock:
+    """The steps of one lock/bump from its `plan`, changing only `state`; `relock_here` runs them inside the
+    transaction (`self.tx`)."""
+
+    def __init__(self, plan: RelockPlan, reporter: Reporter, runner: Runner, steer: Steer | None) -> None:
+        self.plan, self.reporter, self.runner, self.steer = plan, reporter, runner, steer
+        self.state = RelockState.start(plan)
         self.tx: Transaction
-        self.uv_runs = 0
-        self.seen_by_uv: dict[Path, bytes] = {}  # the pyprojects as the last uv run saw them
-        self.relax: dict[str, dict[str, str | None]] = {}  # member -> name -> new specifier (None: freed)
-        self.floors: dict[str, dict[str, str]] = {}
-        self.upgrade: set[str] = set()
-        self.extra_constraints: list[str] = []
-        self.pre: tuple[PreExclusion, ...] = tuple(pre_exclude(ws) if pre_exclude else ())  # fixed for the run
-        # exclusions found by earlier runs stay (they are facts about builds), until the fleet changes them: the
-        # workspace's (root constraints) and each target member's own (its managed requirements, `member` set)
-        self.steered: list[Excluded] = list(_previous_exclusions(ws, self.targets))
-        self.entries: list[str] = []
-        self.scoped: dict[str, list[str]] = {}  # member -> its managed requirements (exclusions scoped to it)
-        self.pins_written: dict[str, dict[str, str]] = {}
-        self.original_root = (root / "pyproject.toml").read_text(encoding="utf-8")
-        self.originals = {m: (root / ws.members[m].pyproject_file).read_text(encoding="utf-8") for m in self.targets}
-        # when the root is itself a project, its requirements and the fleet's caps live in one file: both edits
-        # are composed into it (the member edit first, then the root's tables), never one over the other
-        self.root_member = next((m for m in self.targets if ws.members[m].path == "."), None)
-        self.member_texts: dict[str, str] = {}
-        uv_cfg = ws.pyproject.get("tool", {}).get("uv", {})
-        # exclude-newer: kept as the project has it; `bump` moves it to now; a project without one gets one only when
-        # it is locked from nothing (adding it to an existing lock would make uv re-resolve everything)
-        current = uv_cfg.get("exclude-newer")
-        if request.exclude_newer:
-            self.stamp: str | None = request.exclude_newer
-        elif request.kind == "bump":
-            self.stamp = now_stamp() if current else None
-        else:
-            self.stamp = str(current) if current else (now_stamp() if self.fresh else None)
-        self.cuda_index = cuda_index_from_config(ws.lockgen_config.get("cuda-index"))
-        self.chosen = self.cuda_index.choose(self.window) if self.cuda_index else None
+
+    def entries(self) -> list[str]:
+        """The root's managed constraints: window caps, the plan's exclusions, the workspace-wide steered ones,
+        `--to`."""
+        plan = self.plan
+        entries = list(runtime_constraints(plan.window)) + [c for _, c, _ in plan.pre]
+        entries += exclusion_constraints((e.package, e.version) for e in self.state.steered if not e.member)
+        return entries + list(plan.extra_constraints)
+
+    def scoped(self, member: str) -> list[str]:
+        """The exclusions scoped to `member` (a target), as its managed requirements."""
+        return list(exclusion_constraints((e.package, e.version) for e in self.state.steered if e.member == member))
 
     # -- effects --
 
     def uv(self, args: Sequence[str], what: str) -> UvResult:
         """One uv run (a fault point before and after it)."""
         self.tx.effect(f"uv {what}")
-        self.seen_by_uv = {p: p.read_bytes() for p in self.tx.snapshot if p.name == "pyproject.toml" and p.exists()}
+        self.state.seen_by_uv = {
+            p: p.read_bytes() for p in self.tx.snapshot if p.name == "pyproject.toml" and p.exists()
+        }
         self.reporter.step(f"{what}: {_short(args)}")
-        self.uv_runs += 1
-        res = self.runner(list(args), cwd=self.root, on_line=self.reporter.detail, heartbeat=self.reporter.heartbeat)
+        self.state.uv_runs += 1
+        res = self.runner(
+            list(args), cwd=self.plan.root, on_line=self.reporter.detail, heartbeat=self.reporter.heartbeat
+        )
         self.tx.effect(f"after uv {what}")
         return res
 
@@ -358,81 +486,33 @@ class _Relock:
         failure = classify_uv_failure(res.stderr, res.returncode)
         if failure.kind != "no-solution":
             return UvRunFailed(explain_uv_failure(failure, res.stderr), failure.kind)
-        attempt = Attempt(self.window, tuple(self.entries), self.pins_written, self.request.package, self.request.to)
+        attempt = Attempt(
+            self.plan.window,
+            tuple(self.entries()),
+            self.state.pins_written,
+            self.plan.request.package,
+            self.plan.request.to,
+        )
         # a member's own floor that the fleet excludes is the reason, in the user's terms, before uv's words
-        floors = floor_conflicts(self.ws)
-        text = explain_failure(res.stderr, attempt, self.ws.knowledge)
+        floors = floor_conflicts(self.plan.ws)
+        text = explain_failure(res.stderr, attempt, self.plan.ws.knowledge)
         return ResolutionFailed("\n".join([*floors, text]) if floors else text)
 
     # -- 1-3: what must move, the fleet as constraints, relaxed pins --
 
-    def plan(self) -> None:
-        """Decide what moves; write the root's managed constraints and the relaxed member pins."""
-        ws, request = self.ws, self.request
-        if request.kind == "bump":
-            self._plan_bump()
-        else:
-            # `lock` keeps every pin that still fits. A member that must move (its CUDA left the window, or it has a
-            # build the fleet cannot run) frees and re-resolves its torch family: without --upgrade-package uv holds
-            # on to the old torch and trades the compiled package for an ancient release (vllm 0.2.5, not 0.11.2).
-            for m in self.targets:
-                self.relax[m] = {}
-                moving = set() if self.fresh else _must_move(ws, m, self.pre)
-                if moving:
-                    self.upgrade |= moving
-                    self.relax[m] = {n: None for n in moving & set(requirement_names(ws.members[m].data))}
-        # Pure-Python packages carry no CUDA: relaxed, they are held at ">= their version" - uv otherwise trades a
-        # compiled package's pin for an ancient release of them (unsloth 2024.8, to dodge xformers). Without a
-        # solution that way, they are freed too (one more uv run). `bump` does so from the start (it never
-        # downgrades what the user did not name), `lock` in steering rounds.
-        self.floors = {
-            m: _floors(ws, m, specs, request) if request.kind == "bump" else {} for m, specs in self.relax.items()
-        }
-        if self.cuda_index and self.chosen:
+    def begin(self) -> None:
+        """Write the root's managed constraints and the relaxed member pins (what moves is in the plan)."""
+        plan = self.plan
+        if plan.cuda_index and plan.chosen:
             self.reporter.step(
-                f"CUDA index: {self.chosen.label} ({self.chosen.url}) for {', '.join(self.cuda_index.packages)}"
+                f"CUDA index: {plan.chosen.label} ({plan.chosen.url}) for {', '.join(plan.cuda_index.packages)}"
             )
-        elif self.cuda_index:
+        elif plan.cuda_index:
             self.reporter.step(
                 "CUDA index: no variant inside the window; the routed packages come from the default index"
             )
         self.write_root()
         self.write_relaxed()
-
-    def _plan_bump(self) -> None:
-        ws, request = self.ws, self.request
-        assert request.package
-        pkg = normalize(request.package)
-        found = False
-        for m in self.targets:
-            fam = family_of(pkg, ws.installed(m))
-            if not fam:
-                continue
-            found = True
-            self.upgrade |= upgrades_of(fam)
-            direct = set(requirement_names(ws.members[m].data))
-            self.relax[m] = {n: None for n in fam & direct}
-            if request.to:
-                if pkg in direct:
-                    self.relax[m][pkg] = f"=={request.to}"
-                else:
-                    self.extra_constraints.append(f"{pkg}=={request.to}")
-        if not found:
-            where = f"member {request.member}" if request.member else "any member"
-            raise LockgenError(f"{request.package} is not installed by {where}: nothing to bump")
-
-    def write_root(self) -> None:
-        """The root pyproject: managed constraints (window caps, exclusions, --to), exclude-newer, CUDA index. The
-        exclusions scoped to one member are that member's managed requirements (written with its pyproject)."""
-        entries = list(runtime_constraints(self.window)) + [c for _, c, _ in self.pre]
-        entries += exclusion_constraints((e.package, e.version) for e in self.steered if not e.member)
-        entries += self.extra_constraints
-        self.entries = entries
-        self.scoped = {
-            m: list(exclusion_constraints((e.package, e.version) for e in self.steered if e.member == m))
-            for m in self.targets
-        }
-        self.write_root_file()
 
     def scope(self, ws_new: Workspace, found: Excluded) -> str:
         """The member an exclusion is written for, or "" for the whole workspace (the root's constraints).
@@ -444,7 +524,7 @@ class _Relock:
         share a resolution and the requirement would bind both anyway, so it stays workspace-wide, as it does when
         several members need it or the member is not one this run writes."""
         m = found.member
-        if not m or m not in self.targets or m not in ws_new.members:
+        if not m or m not in self.plan.targets or m not in ws_new.members:
             return ""
         apart = _conflicting(ws_new, m)
         if not apart:
@@ -458,69 +538,71 @@ class _Relock:
 
     def root_text(self, base: str) -> str:
         """The root pyproject's own edits (managed constraints, exclude-newer, CUDA index) applied to `base`."""
-        text = set_managed_constraints(base, self.entries)
-        if self.stamp:
-            text = set_exclude_newer(text, self.stamp)
-        if self.cuda_index is not None or "managed-sources" in self.ws.lockgen_config:
-            chosen, packages = self.chosen, self.cuda_index.packages if self.cuda_index else ()
+        text = set_managed_constraints(base, self.entries())
+        if self.plan.stamp:
+            text = set_exclude_newer(text, self.plan.stamp)
+        if self.plan.cuda_index is not None or "managed-sources" in self.plan.ws.lockgen_config:
+            chosen, packages = self.plan.chosen, self.plan.cuda_index.packages if self.plan.cuda_index else ()
             text = set_cuda_index(
                 text, f"lockgen-{chosen.label}" if chosen else None, chosen.url if chosen else None, packages
             )
         return text
 
-    def write_root_file(self) -> None:
-        """Write the root pyproject: its own edits over the root project's requirement edits, if any."""
-        base = self.member_texts.get(self.root_member or "", self.original_root)
-        self.write(self.root / "pyproject.toml", self.root_text(base))
+    def write_root(self) -> None:
+        """Write the root pyproject: its own edits (managed constraints: window caps, exclusions, --to; exclude-newer,
+        CUDA index) over the root project's requirement edits, if any. The exclusions scoped to one member are that
+        member's managed requirements (written with its pyproject)."""
+        base = self.state.member_texts.get(self.plan.root_member or "", self.plan.original_root)
+        self.write(self.plan.root / "pyproject.toml", self.root_text(base))
 
     def write_member(self, member: str, text: str) -> None:
         """Write a member's pyproject (the root's, composed with the root edits, when the root is the project), with
         the exclusions scoped to it as its managed requirements."""
-        text = set_managed_requirements(text, self.scoped.get(member, ()))
-        if member == self.root_member:
-            self.member_texts[member] = text
-            self.write_root_file()
+        text = set_managed_requirements(text, self.scoped(member))
+        if member == self.plan.root_member:
+            self.state.member_texts[member] = text
+            self.write_root()
         else:
-            self.write(self.root / self.ws.members[member].pyproject_file, text)
+            self.write(self.plan.root / self.plan.ws.members[member].pyproject_file, text)
 
     def write_relaxed(self) -> None:
         """Each member pyproject: the original text with the pins that must move freed (floors applied), and the
         exclusions scoped to it."""
-        for m, specs in self.relax.items():
-            wanted = {**specs, **self.floors.get(m, {})}
-            file = self.ws.members[m].pyproject_file
-            self.write_member(m, set_requirements(self.originals[m], wanted, record_ranges=False))
-            self.pins_written[file] = {k: v for k, v in wanted.items() if v}
-        for m in self.targets:
-            if m not in self.relax and (self.scoped.get(m) or managed_requirements(self.ws.members[m].data)):
-                self.write_member(m, self.originals[m])
+        for m, specs in self.state.relax.items():
+            wanted = {**specs, **self.state.floors.get(m, {})}
+            file = self.plan.ws.members[m].pyproject_file
+            self.write_member(m, set_requirements(self.state.bases[m], wanted, record_ranges=False))
+            self.state.pins_written[file] = {k: v for k, v in wanted.items() if v}
+        for m in self.plan.targets:
+            if m not in self.state.relax and (self.scoped(m) or managed_requirements(self.plan.ws.members[m].data)):
+                self.write_member(m, self.state.bases[m])
 
     # -- 4: resolve, steering away from builds that disagree with torch (bounded) --
 
     def resolve(self) -> Workspace:
         """Run uv until no steering is needed (at most MAX_STEERING_ROUNDS re-resolutions); the workspace as the last
         uv run left it."""
-        upgrade_args = [a for p in sorted(self.upgrade) for a in ("--upgrade-package", p)]
+        upgrade_args = [a for p in sorted(self.plan.upgrade) for a in ("--upgrade-package", p)]
         for round_ in range(MAX_STEERING_ROUNDS + 1):
             res = self.uv(
                 ["lock", *upgrade_args], "resolving" if round_ == 0 else f"re-resolving (steering round {round_})"
             )
             if res.returncode != 0 and classify_uv_failure(res.stderr, res.returncode).kind != "no-solution":
                 raise self.fail(res)
-            if res.returncode != 0 and any(self.floors.values()):
+            if res.returncode != 0 and any(self.state.floors.values()):
                 self.reporter.step("no solution with pure-Python packages held at their versions; freeing them too")
-                self.floors = {m: {} for m in self.floors}
+                self.state.floors = {m: {} for m in self.state.floors}
                 self.write_relaxed()
                 res = self.uv(["lock", *upgrade_args], "resolving without floors")
             if res.returncode != 0:
                 raise self.fail(res)
-            ws_new = load_workspace(self.root)
+            ws_new = load_workspace(self.plan.root)
             if self.route_transitive(ws_new):
                 continue  # re-resolve with the routed packages as direct requirements
             if self.steer is None:
                 return ws_new
             found = [b._replace(member=self.scope(ws_new, b)) for b in self.steer(ws_new)]
-            bad = [b for b in found if not _covered(b, self.steered)]
+            bad = [b for b in found if not _covered(b, self.state.steered)]
             if not bad:
                 return ws_new
             if round_ == MAX_STEERING_ROUNDS:
@@ -531,42 +613,42 @@ class _Relock:
             for b in bad:
                 where = f" for {b.member} only" if b.member else ""
                 self.reporter.step(f"steering: excluding {b[0]} {b[1]}{where} ({b[2]})")
-            self.steered = _widened(self.steered + bad)
+            self.state.steered = _widened(self.state.steered + bad)
             self.write_root()
             # the members holding an excluded build free their torch family too (pure packages floored)
-            for m in self.relax:
+            for m in self.state.relax:
                 inst = ws_new.installed(m) if ws_new.lock.by_name(m) else {}
                 if any(inst.get(n) is not None and inst[n].version == v for n, v, *_ in bad):
                     fam = family_of("torch", inst) & set(requirement_names(ws_new.members[m].data))
-                    self.relax[m].update({n: None for n in fam if n not in self.relax[m]})
-                    self.floors[m] = _floors(ws_new, m, self.relax[m], self.request)
+                    self.state.relax[m].update({n: None for n in fam if n not in self.state.relax[m]})
+                    self.state.floors[m] = _floors(ws_new, m, self.state.relax[m], self.plan.request)
             self.write_relaxed()
         # the last round added routed requirements (route_transitive) and ran out: the pyprojects changed since uv ran
-        return load_workspace(self.root)
+        return load_workspace(self.plan.root)
 
     def route_transitive(self, ws_new: Workspace) -> bool:
         """uv applies [tool.uv.sources] to a project's direct dependencies only: a member that gets a routed package
         (torch) through another (vllm) takes it from the default index. Such packages become direct requirements of
         the member (pinned afterwards like every CUDA-linked dependency); True when one was added."""
-        if not self.chosen or self.cuda_index is None:
+        if not self.plan.chosen or self.plan.cuda_index is None:
             return False
         added = False
-        for m in self.targets:
+        for m in self.plan.targets:
             if not ws_new.lock.by_name(m):
                 continue
             installed = ws_new.installed(m)
             # the user's requirements: a scoped exclusion (managed requirement) does not make the package a pinned one
-            direct = set(requirement_names(tomllib.loads(self.originals[m])))
+            direct = set(requirement_names(tomllib.loads(self.state.bases[m])))
             missing = [
                 normalize(p)
-                for p in self.cuda_index.packages
+                for p in self.plan.cuda_index.packages
                 if normalize(p) in installed and normalize(p) not in direct
             ]
             if missing:
                 self.reporter.step(f"{m}: adding {', '.join(missing)} to its dependencies so the CUDA index applies")
-                self.originals[m] = add_requirements(self.originals[m], missing)
-                self.relax.setdefault(m, {}).update({n: None for n in missing})
-                self.floors.setdefault(m, {})
+                self.state.bases[m] = add_requirements(self.state.bases[m], missing)
+                self.state.relax.setdefault(m, {}).update({n: None for n in missing})
+                self.state.floors.setdefault(m, {})
                 added = True
         if added:
             self.write_relaxed()
@@ -577,17 +659,17 @@ class _Relock:
     def repin_and_record(self, ws_new: Workspace) -> Workspace:
         """Pin with == what uv chose (`ws_new`: the workspace as uv's last run left it); record the pins in uv.lock (no
         second uv run when nothing needs it). Returns the final workspace: read again only after that second run."""
-        ws, tx = self.ws, self.tx
-        for m in self.relax:
+        ws, tx = self.plan.ws, self.tx
+        for m in self.state.relax:
             installed = ws_new.installed(m)
             direct = requirement_names(ws_new.members[m].data)
             pins = {}
-            for name in set(self.relax[m]) | set(cuda_linked_pins(ws_new, m)):
+            for name in set(self.state.relax[m]) | set(cuda_linked_pins(ws_new, m)):
                 if name in installed and name in direct and installed[name].version:
                     pins[name] = f"=={installed[name].version}"
             # pin from the original text: lockgen's temporary floors must not pass for the user's ranges
-            self.write_member(m, set_requirements(self.originals[m], pins))
-        lock_file = self.root / "uv.lock"
+            self.write_member(m, set_requirements(self.state.bases[m], pins))
+        lock_file = self.plan.root / "uv.lock"
         pyprojects = [p for p in tx.snapshot if p.name == "pyproject.toml"]
         if _resolution(ws_new) == _resolution(ws) and tx.snapshot.get(lock_file) is not None:
             # nothing moved: the lock already fits the fleet - put every file back, no second uv run (the caps and
@@ -596,12 +678,12 @@ class _Relock:
                 if data is not None and (p.read_bytes() if p.exists() else None) != data:
                     tx.write(p, data)
             return ws  # every file is as it was read at the start
-        if all(p.read_bytes() == self.seen_by_uv.get(p) for p in pyprojects):
+        if all(p.read_bytes() == self.state.seen_by_uv.get(p) for p in pyprojects):
             return ws_new  # the pins equal what uv resolved from: its lock is already the final one
         res = self.uv(["lock"], "recording the pins")
         if res.returncode != 0:
             raise self.fail(res)
-        return load_workspace(self.root)
+        return load_workspace(self.plan.root)
 
     # -- 6: what follows from the lock, and the check --
 
@@ -612,7 +694,7 @@ class _Relock:
         from lockgen.rules.checking import run_check
         from lockgen.rules.registry import PROJECT_RULES
 
-        if self.request.kind == "bump":
+        if self.plan.request.kind == "bump":
             self.refuse_downgrades(ws_final)
         if wants_toolchain(ws_final):
             _write_toolchain(ws_final, self.tx)
@@ -635,17 +717,17 @@ class _Relock:
         longer admits the member (the family moves with it)."""
         from packaging.version import InvalidVersion, Version
 
-        asked = normalize(self.request.package) if self.request.package and self.request.to else None
+        asked = normalize(self.plan.request.package) if self.plan.request.package and self.plan.request.to else None
         down = []
-        for m in self.targets:
-            if not ws_final.lock.by_name(m) or not self.ws.lock.by_name(m):
+        for m in self.plan.targets:
+            if not ws_final.lock.by_name(m) or not self.plan.ws.lock.by_name(m):
                 continue
-            old, new = self.ws.installed(m), ws_final.installed(m)
+            old, new = self.plan.ws.installed(m), ws_final.installed(m)
             # `--to` may move the package down, and with it what is built against it (its family); so may a fleet
             # that no longer admits the member (its torch family must move into the window)
             allowed = family_of(asked, old) | {asked} if asked else set()
-            if _must_move(self.ws, m, self.pre):
-                allowed |= family_of(normalize(self.request.package or "torch"), old) | family_of("torch", old)
+            if _must_move(self.plan.ws, m, self.plan.pre):
+                allowed |= family_of(normalize(self.plan.request.package or "torch"), old) | family_of("torch", old)
             for name, pkg in sorted(old.items()):
                 after = new.get(name)
                 if name in allowed or after is None or not pkg.version or not after.version or pkg.is_workspace:
@@ -665,12 +747,14 @@ class _Relock:
     def outcome(self, final: Workspace, changed: tuple[str, ...]) -> Outcome:
         """What was done, for the report: exclusions are listed only for packages that moved or were steered (a
         constraint about a package that did not move is no news)."""
-        members = _diff(self.before, _snapshot_members(final))
+        members = _diff(self.plan.before, _snapshot_members(final))
         moved = {name for m in members for name, _, _ in m.changes}
-        pre = [p for p in self.pre if p[0] in moved]
-        earlier = set(_previous_exclusions(self.ws, self.targets))
-        steered = [s for s in self.steered if s not in earlier or s[0] in moved]
-        return Outcome(members, self.uv_runs, tuple(self.entries), _excl(pre, steered), changed, self.window.warnings)
+        pre = [p for p in self.plan.pre if p[0] in moved]
+        earlier = set(self.plan.previous)
+        steered = [s for s in self.state.steered if s not in earlier or s[0] in moved]
+        return Outcome(
+            members, self.state.uv_runs, tuple(self.entries()), _excl(pre, steered), changed, self.plan.window.warnings
+        )
 
 
 def upgrades_of(family: set[str]) -> set[str]:
