@@ -706,6 +706,17 @@ def uv_env(
     return env
 
 
+def use_uv_env(env: Mapping[str, str], monkeypatch: Any) -> dict[str, str]:
+    """Make `env` (from uv_env) this process's uv environment too - for lockgen run in-process, which starts uv
+    itself: every other UV_* variable removed, its UV_* and proxy variables set. Returns `env`."""
+    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
+        monkeypatch.delenv(k)
+    for k, v in env.items():
+        if k.startswith("UV_") or k.lower().endswith("_proxy"):
+            monkeypatch.setenv(k, v)
+    return dict(env)
+
+
 def locked_versions(lock_text: str) -> dict[str, tuple[str, ...]]:
     """name -> versions in a uv.lock (a package may be locked at several versions across conflicting members)."""
     data = tomllib.loads(lock_text)

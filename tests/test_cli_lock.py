@@ -11,12 +11,13 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import copy_workspace, digest
 from lockgen.cli import main
 from lockgen.seams.uvtool import find_uv
-from pkgworld import make_world, uv_env, write_index, write_workspace
+from pkgworld import make_world, use_uv_env, uv_env, write_index, write_workspace
 
 WORLD = make_world(
     {"2.10.0": "12.8", "2.14.0": "13.0"},
@@ -25,18 +26,19 @@ WORLD = make_world(
 )
 
 
-@pytest.fixture
-def local_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    urls = write_index(WORLD, tmp_path / "index").file_urls()
-    ws = write_workspace(WORLD, tmp_path / "ws", index_urls=urls, lockgen={"driver": "580.65.06", "gpus": ["L4"]})
-    env = uv_env(tmp_path / "cache", offline=True)
-    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
-        monkeypatch.delenv(k)
-    for k, v in env.items():
-        if k.startswith("UV_") or k.lower().endswith("_proxy"):
-            monkeypatch.setenv(k, v)
+def locked_world(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`world` as a workspace on a local file:// index (fleet: driver 580, an L4), locked, with uv offline for this
+    process too."""
+    urls = write_index(world, tmp_path / "index").file_urls()
+    ws = write_workspace(world, tmp_path / "ws", index_urls=urls, lockgen={"driver": "580.65.06", "gpus": ["L4"]})
+    env = use_uv_env(uv_env(tmp_path / "cache", offline=True), monkeypatch)
     subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
     return ws
+
+
+@pytest.fixture
+def local_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return locked_world(WORLD, tmp_path, monkeypatch)
 
 
 @pytest.mark.uv
@@ -70,17 +72,7 @@ def test_the_plan_names_a_direct_dependency_that_moves(
     """Found by the newcomer trial: a driver-550 lock moved train's own `transformers` 5.17.0 -> 4.57.6, and the plan
     listed only CUDA-linked packages. A member's direct dependency that moves is part of the plan (helperlib here is
     pure Python: it moves only because the older servelib needs helperlib<2)."""
-    urls = write_index(WORLD_DIRECT, tmp_path / "index").file_urls()
-    ws = write_workspace(
-        WORLD_DIRECT, tmp_path / "ws", index_urls=urls, lockgen={"driver": "580.65.06", "gpus": ["L4"]}
-    )
-    env = uv_env(tmp_path / "cache", offline=True)
-    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
-        monkeypatch.delenv(k)
-    for k, v in env.items():
-        if k.startswith("UV_") or k.lower().endswith("_proxy"):
-            monkeypatch.setenv(k, v)
-    subprocess.run([find_uv(), "lock"], cwd=ws, env=env, check=True, capture_output=True)
+    ws = locked_world(WORLD_DIRECT, tmp_path, monkeypatch)
     text = (ws / "pyproject.toml").read_text().replace('driver = "580.65.06"', 'driver = "570.124.06"')
     (ws / "pyproject.toml").write_text(text)
     code = main(["-C", str(ws), "lock", "--dry-run", "--json"])

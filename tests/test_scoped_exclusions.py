@@ -9,7 +9,6 @@ pin `transformers==5.17.0` moved to 4.57.6 although train never needed it. Here 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tomllib
@@ -25,7 +24,7 @@ from lockgen.plan import hidden
 from lockgen.plan.hooks import pre_exclude, steer
 from lockgen.seams.uvtool import UvResult, find_uv, run_uv
 from lockgen.tables import hidden as hidden_table
-from pkgworld import make_world, uv_env, write_index, write_workspace
+from pkgworld import make_world, use_uv_env, uv_env, write_index, write_workspace
 
 pytestmark = pytest.mark.uv
 
@@ -71,13 +70,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """uv offline against the local index, also for `lockgen check` (it runs uv itself)."""
-    e = uv_env(tmp_path / "cache", offline=True)
-    for k in [k for k in os.environ if k.startswith("UV_") and k not in ("UV", "UV_PYTHON")]:
-        monkeypatch.delenv(k)
-    for k, v in e.items():
-        if k.startswith("UV_") or k.lower().endswith("_proxy"):
-            monkeypatch.setenv(k, v)
-    yield e
+    yield use_uv_env(uv_env(tmp_path / "cache", offline=True), monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ so it never touches the user's own entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import tomlkit
@@ -21,6 +21,17 @@ def _table(parent: Any, key: str) -> Any:
     if key not in parent:
         parent[key] = tomlkit.table()
     return parent[key]
+
+
+def keep_indexes(uv: Any, keep: Sequence[Any]) -> None:
+    """Set `[[tool.uv.index]]` of the `uv` table to `keep` (the index tables that stay), or remove it when none do."""
+    if keep:
+        aot = tomlkit.aot()
+        for table in keep:
+            aot.append(table)
+        uv["index"] = aot
+    else:
+        del uv["index"]
 
 
 def _array(items: Iterable[str]) -> Array:
@@ -117,14 +128,7 @@ def set_cuda_index(text: str, name: str | None, url: str | None, packages: Itera
     lg = _table(tool, "lockgen")
     indexes = uv.get("index")
     if indexes is not None:
-        keep = [ix for ix in indexes if not str(ix.get("name", "")).startswith("lockgen-")]
-        if keep:
-            aot = tomlkit.aot()
-            for ix in keep:
-                aot.append(ix)
-            uv["index"] = aot
-        else:
-            del uv["index"]
+        keep_indexes(uv, [ix for ix in indexes if not str(ix.get("name", "")).startswith("lockgen-")])
     sources = uv.get("sources")
     for pkg in lg.get("managed-sources", []):
         if sources is not None and pkg in sources:

@@ -31,6 +31,7 @@ from lockgen.errors import InputError
 from lockgen.model.lockfile import Lock, LockedPackage, normalize
 from lockgen.model.projection import PLATFORMS, environment, marker_holds, member_packages
 from lockgen.model.workspace import Workspace
+from lockgen.plan.edit import keep_indexes
 
 PYPI = "https://pypi.org/simple"
 BANNER = "lockgen export --format pep723: exact pins of the {member} member from uv.lock; regenerate, do not edit"
@@ -428,14 +429,7 @@ def render_script_toml(
                 for t in old_indexes
                 if str(t.get("url", "")).rstrip("/") in ours or str(t.get("name", "")).startswith("lockgen-")
             }
-            keep = [t for t in old_indexes if str(t.get("name")) not in dropped]
-            if keep:
-                aot = tomlkit.aot()
-                for t in keep:
-                    aot.append(t)
-                uv["index"] = aot
-            else:
-                del uv["index"]
+            keep_indexes(uv, [t for t in old_indexes if str(t.get("name")) not in dropped])
             sources = uv.get("sources")
             if isinstance(sources, MutableMapping):
                 for name in [

@@ -102,18 +102,25 @@ def start_uv(args: Sequence[str], cwd: str | Path, env: Mapping[str, str] | None
     full_env = {**os.environ, **(env or {})}
     full_env.setdefault("UV_NO_PROGRESS", "1")
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=_die_with_parent,
-        )
+        proc = _popen(argv, cwd, full_env, own_session=False)
     except FileNotFoundError:
         raise UvError(f"uv was not found at {argv[0]}: install it or set $UV") from None
     return RunningUv(argv, proc)
+
+
+def _popen(argv: Sequence[str], cwd: str | Path, env: Mapping[str, str], own_session: bool) -> subprocess.Popen[str]:
+    """uv with its output piped as text, killed when lockgen dies; `own_session`: in its own process group, so that
+    an interrupted lockgen can end it and anything it started."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_session,
+        preexec_fn=_die_with_parent,
+    )
 
 
 def _die_with_parent() -> None:
@@ -138,16 +145,7 @@ def _stream(
 ) -> UvResult:
     # uv runs in its own process group, so that an interrupted lockgen can end it and anything it started
     # (otherwise a surviving grandchild keeps the pipes open and lockgen waits for it)
-    with subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    ) as p:
+    with _popen(argv, cwd, env, own_session=True) as p:
         assert p.stderr is not None and p.stdout is not None
         stdout = p.stdout
         out_chunks: list[str] = []
